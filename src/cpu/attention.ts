@@ -1,0 +1,83 @@
+// Causal multi-head self-attention over B sequences of length T, activations [B, T, NH, HS].
+// The softmax rows are kept in probs [B, NH, T, T] for the backward pass.
+
+/** out[B,T,NH,HS], probs[B,NH,T,T] = causal softmax(q k^T / sqrt(HS)) v per head */
+export function attentionForward(
+  out: Float32Array, probs: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+  B: number, T: number, NH: number, HS: number,
+): void {
+  const C = NH * HS;
+  const scale = 1 / Math.sqrt(HS);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < T; t++) {
+        const query = (b * T + t) * C + h * HS;
+        const row = ((b * NH + h) * T + t) * T;
+        let max = -Infinity;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const key = (b * T + t2) * C + h * HS;
+          let score = 0;
+          for (let i = 0; i < HS; i++) score += q[query + i] * k[key + i];
+          score *= scale;
+          probs[row + t2] = score;
+          if (score > max) max = score;
+        }
+        let sum = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const e = Math.exp(probs[row + t2] - max);
+          probs[row + t2] = e;
+          sum += e;
+        }
+        for (let t2 = 0; t2 <= t; t2++) probs[row + t2] /= sum;
+        probs.fill(0, row + t + 1, row + T);
+
+        out.fill(0, query, query + HS);
+        for (let t2 = 0; t2 <= t; t2++) {
+          const p = probs[row + t2];
+          const value = (b * T + t2) * C + h * HS;
+          for (let i = 0; i < HS; i++) out[query + i] += p * v[value + i];
+        }
+      }
+    }
+  }
+}
+
+/** dq, dk, dv [B,T,NH,HS] += */
+export function attentionBackward(
+  dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, probs: Float32Array,
+  q: Float32Array, k: Float32Array, v: Float32Array, B: number, T: number, NH: number, HS: number,
+): void {
+  const C = NH * HS;
+  const scale = 1 / Math.sqrt(HS);
+  const dprobs = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < T; t++) {
+        const query = (b * T + t) * C + h * HS;
+        const row = ((b * NH + h) * T + t) * T;
+        // through out = probs @ v
+        let probsDotDprobs = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const value = (b * T + t2) * C + h * HS;
+          const p = probs[row + t2];
+          let dp = 0;
+          for (let i = 0; i < HS; i++) {
+            dp += dout[query + i] * v[value + i];
+            dv[value + i] += p * dout[query + i];
+          }
+          dprobs[t2] = dp;
+          probsDotDprobs += p * dp;
+        }
+        // through the softmax, then the scaled scores q . k
+        for (let t2 = 0; t2 <= t; t2++) {
+          const dscore = probs[row + t2] * (dprobs[t2] - probsDotDprobs) * scale;
+          const key = (b * T + t2) * C + h * HS;
+          for (let i = 0; i < HS; i++) {
+            dq[query + i] += dscore * k[key + i];
+            dk[key + i] += dscore * q[query + i];
+          }
+        }
+      }
+    }
+  }
+}

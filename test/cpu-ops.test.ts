@@ -1,0 +1,81 @@
+// The cpu ops that have no backward, checked against values worked out by hand.
+
+import { describe, expect, test } from 'vitest';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { Random } from '../src/util/random.ts';
+
+const backend = new CpuBackend();
+
+describe('cpu inference ops', () => {
+  test('argmax takes the lowest index on ties', async () => {
+    const logits = backend.upload(Float32Array.of(1, 5, 5, 2, /**/ -3, -1, -2, -1));
+    const out = backend.zeros(2, 'i32');
+    backend.argmax(out, logits, 2, 4);
+    expect(Array.from(await backend.readInt(out))).toEqual([1, 1]);
+  });
+
+  test('top-k entropy renormalises over the k largest logits', async () => {
+    // Row 0: two equal largest logits -> ln 2. Row 1: k above V keeps all four equal -> ln 4.
+    // Row 2: logits (ln 3, 0) over the top 2 -> p = (3/4, 1/4).
+    const logits = backend.upload(Float32Array.of(7, -9, 7, 1, /**/ 2, 2, 2, 2, /**/ -50, Math.log(3), 0, -1));
+    const out2 = backend.zeros(3);
+    backend.topkEntropy(out2, logits, 3, 4, 2);
+    const expected2 = -(0.75 * Math.log(0.75) + 0.25 * Math.log(0.25));
+    const entropy2 = await backend.read(out2);
+    expect(entropy2[0]).toBeCloseTo(Math.log(2), 6);
+    expect(entropy2[2]).toBeCloseTo(expected2, 6);
+    const out16 = backend.zeros(3);
+    backend.topkEntropy(out16, logits, 3, 4, 16);
+    expect((await backend.read(out16))[1]).toBeCloseTo(Math.log(4), 6);
+  });
+
+  test('gatherRows picks rows by index', async () => {
+    const inp = backend.upload(Float32Array.of(0, 1, 10, 11, 20, 21));
+    const out = backend.zeros(4);
+    backend.gatherRows(out, inp, backend.upload(Int32Array.of(2, 0)), 2, 2);
+    expect(Array.from(await backend.read(out))).toEqual([20, 21, 0, 1]);
+  });
+
+  test('attention against a filled cache equals causal attention over the whole sequence', async () => {
+    const random = new Random(3);
+    const B = 2, T = 6, NH = 2, HS = 4, C = NH * HS, Tmax = 9;
+    const uniform = (n: number) => Float32Array.from({ length: n }, () => random.float() * 2 - 1);
+    const q = backend.upload(uniform(B * T * C)), k = backend.upload(uniform(B * T * C)), v = backend.upload(uniform(B * T * C));
+    const full = backend.zeros(B * T * C);
+    backend.attentionForward(full, backend.zeros(B * NH * T * T), q, k, v, B, T, NH, HS);
+
+    const positions = backend.upload(Int32Array.from({ length: B * T }, (_, i) => i % T));
+    const kCache = backend.zeros(B * Tmax * C), vCache = backend.zeros(B * Tmax * C);
+    backend.fill(kCache, 99); // entries past each query's position must be ignored
+    backend.cacheWrite(kCache, k, positions, B, T, Tmax, C);
+    backend.cacheWrite(vCache, v, positions, B, T, Tmax, C);
+    const decoded = backend.zeros(B * T * C);
+    backend.attentionDecode(decoded, q, kCache, vCache, positions, B, T, NH, HS, Tmax);
+
+    const expected = await backend.read(full), actual = await backend.read(decoded);
+    for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 5);
+  });
+});
+
+describe('cpu optimizer ops', () => {
+  test('sumSquares accumulates', async () => {
+    const out = backend.upload(Float32Array.of(1));
+    backend.sumSquares(out, backend.upload(Float32Array.of(1, -2, 3)), 3);
+    expect((await backend.read(out))[0]).toBe(15);
+  });
+
+  test('adamw: bias-corrected first step, decoupled decay, global-norm clipping', async () => {
+    const param = backend.upload(Float32Array.of(1, -2));
+    const m = backend.zeros(2), v = backend.zeros(2);
+    const grad = backend.upload(Float32Array.of(3, -4)); // norm 5, clipped to 1 -> (0.6, -0.8)
+    const sumSquares = backend.upload(Float32Array.of(25));
+    const settings = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, step: 1, maxGradNorm: 1 };
+    backend.adamw(param, m, v, grad, sumSquares, 2, settings);
+    // Step 1: m̂ = g, v̂ = g², so the update is lr * (sign(g) + weightDecay * param).
+    const updated = await backend.read(param);
+    expect(updated[0]).toBeCloseTo(1 - 0.1 * (1 + 0.5 * 1), 6);
+    expect(updated[1]).toBeCloseTo(-2 - 0.1 * (-1 + 0.5 * -2), 6);
+    expect((await backend.read(m))[0]).toBeCloseTo(0.1 * 0.6, 6);
+    expect((await backend.read(v))[1]).toBeCloseTo(0.01 * 0.64, 6);
+  });
+});
