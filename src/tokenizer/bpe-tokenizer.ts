@@ -78,9 +78,10 @@ export class BpeTokenizer {
     return concatBytes(parts);
   }
 
-  // Lossy only where `ids` cut a character's bytes apart (U+FFFD stands in).
+  // Lossy only where `ids` cut a character's bytes apart (U+FFFD stands in); a leading byte
+  // order mark is text like any other.
   decode(ids: ArrayLike<number>): string {
-    return new TextDecoder().decode(this.decodeBytes(ids));
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
   }
 
   // Byte length of each token: their running sums are the token boundaries a reward checks.
