@@ -79,7 +79,7 @@ describe('user file corpora', () => {
     const lineDocuments = await read([lines], { documentChars: 1000 });
     expect(lineDocuments.length).toBeGreaterThan(2);
     for (const document of lineDocuments) expect(document.text.endsWith('\n')).toBe(true);
-    const oneLine = '🎉'.repeat(3000);
+    const oneLine = `a${'🎉'.repeat(3000)}`; // pairs start at odd offsets: an even cut would split one
     const documents = await read([await temporaryFile('one.txt', oneLine)], { documentChars: 1001 });
     expect(documents.map((d) => d.text).join('')).toBe(oneLine);
     // No cut between the two halves of a surrogate pair: no lone surrogate on either side.
