@@ -1,0 +1,122 @@
+// Every parameter of the model lives in ONE flat Float32Array (which may sit in a
+// SharedArrayBuffer), each tensor a contiguous range of it named as in Hugging Face Llama so
+// that checkpoints interoperate with that ecosystem.
+
+import { Random } from '../util/random.ts';
+import type { ModelConfig } from './config.ts';
+
+export interface ParamSpec {
+  name: string;
+  shape: readonly number[];
+  offset: number; // into the flat array
+  length: number;
+  weightDecay: boolean; // matrices decay, norm gains do not
+  initStd: number; // 0 marks a norm gain, initialised to 1
+}
+
+/** The weights (or their gradients) of one block, in the order the forward pass uses them. */
+export interface LayerTensors<T> {
+  inputNorm: T;
+  q: T;
+  k: T;
+  v: T;
+  o: T;
+  postAttentionNorm: T;
+  gate: T;
+  up: T;
+  down: T;
+}
+
+export interface ModelTensors<T> {
+  embed: T;
+  layers: LayerTensors<T>[];
+  norm: T;
+  lmHead: T; // the same object as `embed` when embeddings are tied
+}
+
+const INIT_STD = 0.02;
+
+/** The layout of the flat parameter array, in Hugging Face order. */
+export function paramSpecs(config: ModelConfig): ParamSpec[] {
+  const { vocabSize: V, dim: C, ffnHidden: H, layers: L } = config;
+  // Each residual branch ends in a projection; scaling those keeps the stream's variance flat in depth.
+  const residualStd = INIT_STD / Math.sqrt(2 * L);
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], initStd: number): void => {
+    const length = shape.reduce((a, b) => a * b, 1);
+    specs.push({ name, shape, offset, length, weightDecay: initStd > 0, initStd });
+    offset += length;
+  };
+  add('model.embed_tokens.weight', [V, C], INIT_STD);
+  for (let l = 0; l < L; l++) {
+    const prefix = `model.layers.${l}`;
+    add(`${prefix}.input_layernorm.weight`, [C], 0);
+    add(`${prefix}.self_attn.q_proj.weight`, [C, C], INIT_STD);
+    add(`${prefix}.self_attn.k_proj.weight`, [C, C], INIT_STD);
+    add(`${prefix}.self_attn.v_proj.weight`, [C, C], INIT_STD);
+    add(`${prefix}.self_attn.o_proj.weight`, [C, C], residualStd);
+    add(`${prefix}.post_attention_layernorm.weight`, [C], 0);
+    add(`${prefix}.mlp.gate_proj.weight`, [H, C], INIT_STD);
+    add(`${prefix}.mlp.up_proj.weight`, [H, C], INIT_STD);
+    add(`${prefix}.mlp.down_proj.weight`, [C, H], residualStd);
+  }
+  add('model.norm.weight', [C], 0);
+  if (!config.tiedEmbeddings) add('lm_head.weight', [V, C], INIT_STD);
+  return specs;
+}
+
+/** Number of elements of the flat parameter array. */
+export function paramCount(config: ModelConfig): number {
+  const specs = paramSpecs(config);
+  const last = specs[specs.length - 1];
+  return last.offset + last.length;
+}
+
+/**
+ * Seeded initialisation into `flat` (a new array by default): matrices normal with std 0.02, the
+ * residual output projections scaled by 1/sqrt(2 * layers), norm gains 1.
+ */
+export function initParams(config: ModelConfig, seed: number, flat: Float32Array = new Float32Array(paramCount(config))): Float32Array {
+  if (flat.length !== paramCount(config)) throw new Error(`parameter array has ${flat.length} elements, the model needs ${paramCount(config)}`);
+  const random = new Random(seed);
+  for (const spec of paramSpecs(config)) {
+    const values = flat.subarray(spec.offset, spec.offset + spec.length);
+    if (spec.initStd === 0) values.fill(1);
+    else for (let i = 0; i < values.length; i++) values[i] = spec.initStd * standardNormal(random);
+  }
+  return flat;
+}
+
+/** The per-tensor items of `items` (one per spec, in spec order) arranged by role. */
+export function arrangeByRole<T>(config: ModelConfig, items: readonly T[]): ModelTensors<T> {
+  const byName = new Map(paramSpecs(config).map((spec, i) => [spec.name, items[i]]));
+  const get = (name: string): T => {
+    const item = byName.get(name);
+    if (item === undefined) throw new Error(`no parameter named ${name}`);
+    return item;
+  };
+  const layers: LayerTensors<T>[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const prefix = `model.layers.${l}`;
+    layers.push({
+      inputNorm: get(`${prefix}.input_layernorm.weight`),
+      q: get(`${prefix}.self_attn.q_proj.weight`),
+      k: get(`${prefix}.self_attn.k_proj.weight`),
+      v: get(`${prefix}.self_attn.v_proj.weight`),
+      o: get(`${prefix}.self_attn.o_proj.weight`),
+      postAttentionNorm: get(`${prefix}.post_attention_layernorm.weight`),
+      gate: get(`${prefix}.mlp.gate_proj.weight`),
+      up: get(`${prefix}.mlp.up_proj.weight`),
+      down: get(`${prefix}.mlp.down_proj.weight`),
+    });
+  }
+  const embed = get('model.embed_tokens.weight');
+  return { embed, layers, norm: get('model.norm.weight'), lmHead: config.tiedEmbeddings ? embed : get('lm_head.weight') };
+}
+
+/** Box-Muller over the project's seeded generator. */
+function standardNormal(random: Random): number {
+  const u = 1 - random.float(); // in (0, 1], so the logarithm is finite
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.float());
+}

@@ -1,0 +1,60 @@
+// The whole model's backward against central finite differences of the masked cross-entropy,
+// on every parameter of a tiny model, tied and untied. Weights are drawn wider than the real
+// initialisation so that every path carries a gradient well above float32 noise.
+//
+// Tolerance: |numeric - analytic| <= 2e-3 * max(0.05, |analytic|) per parameter, h = 1e-2. The
+// loss is a float32 forward pass through two layers; its rounding noise divided by 2h is ~1e-5.
+
+import { describe, expect, test } from 'vitest';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { modelConfig } from '../src/model/config.ts';
+import { maskedCrossEntropy } from '../src/model/loss.ts';
+import { paramCount } from '../src/model/params.ts';
+import { Transformer } from '../src/model/transformer.ts';
+import { Random } from '../src/util/random.ts';
+
+const STEP = 1e-2;
+const TOLERANCE = 2e-3;
+
+describe('transformer backward matches central finite differences', () => {
+  for (const tiedEmbeddings of [false, true]) {
+    test(`every parameter, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
+      const config = modelConfig({ vocabSize: 11, layers: 2, dim: 8, heads: 2, ffnHidden: 12, context: 8, tiedEmbeddings });
+      const random = new Random(tiedEmbeddings ? 2 : 1);
+      const flat = Float32Array.from({ length: paramCount(config) }, () => (random.float() * 2 - 1) * 0.5);
+      const backend = new CpuBackend();
+      const model = new Transformer(backend, config, flat);
+      const B = 2, T = 5;
+      const inputs = Int32Array.from({ length: B * T }, () => random.int(0, config.vocabSize - 1));
+      const targets = Int32Array.from({ length: B * T }, () => random.int(0, config.vocabSize - 1));
+      const mask = Float32Array.from({ length: B * T }, (_, i) => (i % T === 0 ? 0 : 1));
+      const positions = Int32Array.from({ length: B * T }, (_, i) => (i % T) + 3 * Math.floor(i / T));
+      const loss = async (): Promise<number> => {
+        const acts = model.forward(inputs, B, T, { positions });
+        return maskedCrossEntropy(await backend.read(model.logprobs(acts, targets)), mask).loss;
+      };
+
+      const acts = model.forward(inputs, B, T, { positions, forBackward: true });
+      const { dlogp } = maskedCrossEntropy(await backend.read(model.logprobs(acts, targets)), mask);
+      model.zeroGrads();
+      model.backward(acts, dlogp);
+
+      let worst = 0;
+      for (let p = 0; p < model.specs.length; p++) {
+        const param = model.params[p];
+        const values = await backend.read(param);
+        const analytic = await backend.read(model.grads[p]);
+        for (let i = 0; i < values.length; i++) {
+          backend.write(param, Float32Array.of(values[i] + STEP), i);
+          const plus = await loss();
+          backend.write(param, Float32Array.of(values[i] - STEP), i);
+          const minus = await loss();
+          backend.write(param, Float32Array.of(values[i]), i);
+          const numeric = (plus - minus) / (2 * STEP);
+          worst = Math.max(worst, Math.abs(numeric - analytic[i]) / Math.max(0.05, Math.abs(analytic[i])));
+        }
+      }
+      expect(worst).toBeLessThan(TOLERANCE);
+    });
+  }
+});
