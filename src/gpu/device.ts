@@ -1,0 +1,59 @@
+// WebGPU device bootstrap through Dawn's Node bindings. On a machine without a GPU, Dawn finds
+// Mesa's lavapipe (Vulkan on the CPU), which runs the same kernels, only slower.
+import { create, globals } from 'webgpu';
+
+export interface GpuDevice {
+  device: GPUDevice;
+  /** One line naming the adapter, e.g. "webgpu: llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [mesa, software]". */
+  description: string;
+  /** Destroys the device and drops the Dawn instance, so that the process can exit on its own. */
+  destroy(): void;
+}
+
+/** Thrown when no WebGPU adapter exists, e.g. no Vulkan driver is installed. */
+export class NoAdapterError extends Error {}
+
+// GPUBufferUsage, GPUMapMode and friends are globals in a browser; Dawn provides them here.
+Object.assign(globalThis, globals);
+
+/**
+ * An adapter (a discrete GPU when there is one, else whatever Vulkan adapter exists) and a device
+ * with the adapter's full buffer limits. Each worker thread calls this for its own device.
+ */
+export async function requestGpuDevice(): Promise<GpuDevice> {
+  // Vulkan loaders look for their runtime directory here; without it lavapipe warns on every start.
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  let gpu: GPU | undefined = create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    gpu = undefined;
+    throw new NoAdapterError('no WebGPU adapter found (is a Vulkan driver such as mesa-vulkan-drivers installed?)');
+  }
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+    },
+  });
+  const info = adapter.info;
+  const name = info.description || info.device || 'unnamed adapter';
+  const description = `webgpu: ${name} [${[info.vendor, info.architecture].filter(Boolean).join(', ')}]`;
+
+  let destroyed = false;
+  device.lost.then((lost) => {
+    if (!destroyed) console.error(`${description}: device lost (${lost.reason}): ${lost.message}`);
+  });
+  return {
+    device,
+    description,
+    destroy() {
+      destroyed = true;
+      device.destroy();
+      // Dawn keeps the event loop alive for as long as its instance is referenced.
+      gpu = undefined;
+    },
+  };
+}

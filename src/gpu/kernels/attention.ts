@@ -1,0 +1,144 @@
+// Causal multi-head attention over activations [B, T, NH, HS]. The same kernels serve training
+// (queries attend to keys 0..t of their own sequence) and decoding against a key/value cache
+// [B, Tmax, NH, HS] (query t of sequence b attends to keys 0..positions[b*Tq + t]). Each
+// softmax row is reduced by one invocation: no workgroup barriers, which lavapipe runs slowly.
+import { loadColumns4, storeColumns4, type Kernel } from '../kernel.ts';
+
+/** The last key a query sees: its own index in training, its cache position when decoding. */
+function lastKey(decode: boolean, queryRow: string, t: string): string {
+  return decode ? `u32(positions[${queryRow}])` : t;
+}
+
+/**
+ * probs[B,NH,Tq,Tk] = causal softmax(q k^T * scale) with q [B,Tq,NH,HS], k [B,Tk,NH,HS];
+ * entries past the last key are 0. One invocation per (b, h, t) row.
+ */
+export function attentionScores(decode: boolean): Kernel {
+  return {
+    name: decode ? 'attention_scores_decode' : 'attention_scores',
+    bindings: { probs: 'write f32', q: 'read f32', k: 'read f32', ...(decode ? { positions: 'read i32' as const } : {}) },
+    params: { Tq: 'u32', Tk: 'u32', NH: 'u32', HS: 'u32', scale: 'f32' },
+    body: `
+  let b = i / (p.NH * p.Tq);
+  let h = (i / p.Tq) % p.NH;
+  let t = i % p.Tq;
+  let last = ${lastKey(decode, 'b * p.Tq + t', 't')};
+  let C = p.NH * p.HS;
+  let query = (b * p.Tq + t) * C + h * p.HS;
+  let row = i * p.Tk;
+  var maxScore = -3.0e38;
+  for (var j = 0u; j <= last; j++) {
+    let key = (b * p.Tk + j) * C + h * p.HS;
+    var score = 0.0;
+    for (var c = 0u; c < p.HS; c++) { score += q[query + c] * k[key + c]; }
+    score *= p.scale;
+    probs[row + j] = score;
+    maxScore = max(maxScore, score);
+  }
+  var sum = 0.0;
+  for (var j = 0u; j <= last; j++) {
+    let e = exp(probs[row + j] - maxScore);
+    probs[row + j] = e;
+    sum += e;
+  }
+  for (var j = 0u; j <= last; j++) { probs[row + j] /= sum; }
+  for (var j = last + 1u; j < p.Tk; j++) { probs[row + j] = 0.0; }`,
+  };
+}
+
+/**
+ * out[b,t,h,:] (= or +=) sum over j <= last of weights[b,h,t,j] * rows[b,j,h,:], for weights
+ * [B,NH,Tq,Tk], rows [B,Tk,NH,HS], out [B,Tq,NH,HS]. With probs and v this is the attention
+ * output; with the score gradients and k it is dq. One invocation per 4 channels of a head.
+ */
+function weightedRows(name: string, decode: boolean, accumulate: boolean): Kernel {
+  return {
+    name,
+    bindings: { out: 'write f32', weights: 'read f32', rows: 'read f32', ...(decode ? { positions: 'read i32' as const } : {}) },
+    params: { Tq: 'u32', Tk: 'u32', NH: 'u32', HS: 'u32' },
+    functions: loadColumns4('rows') + storeColumns4('out', accumulate),
+    body: `
+  let groups = (p.HS + 3u) / 4u;
+  let c = (i % groups) * 4u;
+  let h = (i / groups) % p.NH;
+  let bt = i / (groups * p.NH);
+  let b = bt / p.Tq;
+  let t = bt % p.Tq;
+  let last = ${lastKey(decode, 'bt', 't')};
+  let C = p.NH * p.HS;
+  let row = ((b * p.NH + h) * p.Tq + t) * p.Tk;
+  var sum = vec4f();
+  for (var j = 0u; j <= last; j++) {
+    sum += weights[row + j] * rows4((b * p.Tk + j) * C + h * p.HS, c, p.HS);
+  }
+  store_out(bt * C + h * p.HS, c, p.HS, sum);`,
+  };
+}
+
+export const attentionValues = weightedRows('attention_values', false, false);
+export const attentionValuesDecode = weightedRows('attention_values_decode', true, false);
+
+/**
+ * dscores[B,NH,T,T] = probs * (dprobs - sum(probs * dprobs)) * scale where dprobs = dout v^T:
+ * the gradient of the scaled scores, below and on the diagonal. One invocation per row.
+ */
+export const attentionScoresBackward: Kernel = {
+  name: 'attention_scores_backward',
+  bindings: { dscores: 'write f32', dout: 'read f32', probs: 'read f32', v: 'read f32' },
+  params: { T: 'u32', NH: 'u32', HS: 'u32', scale: 'f32' },
+  body: `
+  let b = i / (p.NH * p.T);
+  let h = (i / p.T) % p.NH;
+  let t = i % p.T;
+  let C = p.NH * p.HS;
+  let query = (b * p.T + t) * C + h * p.HS;
+  let row = i * p.T;
+  var probsDotDprobs = 0.0;
+  for (var j = 0u; j <= t; j++) {
+    let value = (b * p.T + j) * C + h * p.HS;
+    var dp = 0.0;
+    for (var c = 0u; c < p.HS; c++) { dp += dout[query + c] * v[value + c]; }
+    dscores[row + j] = dp;
+    probsDotDprobs += probs[row + j] * dp;
+  }
+  for (var j = 0u; j <= t; j++) {
+    dscores[row + j] = probs[row + j] * (dscores[row + j] - probsDotDprobs) * p.scale;
+  }`,
+};
+
+/** dq[B,T,NH,HS] += dscores @ k */
+export const attentionQueryBackward = weightedRows('attention_query_backward', false, true);
+
+/**
+ * dk[b,j,h,:] += sum over t >= j of dscores[b,h,t,j] * q[b,t,h,:],
+ * dv[b,j,h,:] += sum over t >= j of probs[b,h,t,j] * dout[b,t,h,:]; one invocation per 4 channels.
+ */
+export const attentionKeyValueBackward: Kernel = {
+  name: 'attention_key_value_backward',
+  bindings: { dk: 'write f32', dv: 'write f32', dscores: 'read f32', probs: 'read f32', q: 'read f32', dout: 'read f32' },
+  params: { T: 'u32', NH: 'u32', HS: 'u32' },
+  functions: loadColumns4('q') + loadColumns4('dout') + storeColumns4('dk', true) + storeColumns4('dv', true),
+  body: `
+  let groups = (p.HS + 3u) / 4u;
+  let c = (i % groups) * 4u;
+  let h = (i / groups) % p.NH;
+  let bj = i / (groups * p.NH);
+  let b = bj / p.T;
+  let j = bj % p.T;
+  let C = p.NH * p.HS;
+  var dkSum = vec4f();
+  var dvSum = vec4f();
+  for (var t = j; t < p.T; t++) {
+    let element = ((b * p.NH + h) * p.T + t) * p.T + j;
+    let query = (b * p.T + t) * C + h * p.HS;
+    dkSum += dscores[element] * q4(query, c, p.HS);
+    dvSum += probs[element] * dout4(query, c, p.HS);
+  }
+  store_dk(bj * C + h * p.HS, c, p.HS, dkSum);
+  store_dv(bj * C + h * p.HS, c, p.HS, dvSum);`,
+};
+
+/** Invocations of the kernels that give each (row, head) one invocation per 4 channels. */
+export function channelGroupInvocations(rows: number, NH: number, HS: number): number {
+  return rows * NH * Math.ceil(HS / 4);
+}
