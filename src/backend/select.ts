@@ -24,7 +24,7 @@ export async function createBackend(kind: BackendKind = backendKindFromEnv()): P
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
     if (kind === 'webgpu') throw new Error(`the webgpu backend cannot start: ${cause}`, { cause: error });
-    console.error(`rpt: no WebGPU (${cause}); computing on the cpu backend`);
+    console.error(`rpt: ${cause}; computing on the cpu backend`);
     return new CpuBackend();
   }
 }

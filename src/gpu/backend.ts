@@ -100,6 +100,11 @@ export class WebGpuBackend implements Backend {
     });
   }
 
+  /** Bytes of device memory held in buffers, pooled or in use. */
+  get allocatedBytes(): number {
+    return this.allBuffers.reduce((sum, buffer) => sum + buffer.size, 0);
+  }
+
   // ---- memory ------------------------------------------------------------------------------
 
   zeros(length: number, dtype: DType = 'f32'): Tensor {

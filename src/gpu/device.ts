@@ -10,9 +10,6 @@ export interface GpuDevice {
   destroy(): void;
 }
 
-/** Thrown when no WebGPU adapter exists, e.g. no Vulkan driver is installed. */
-export class NoAdapterError extends Error {}
-
 // GPUBufferUsage, GPUMapMode and friends are globals in a browser; Dawn provides them here.
 Object.assign(globalThis, globals);
 
@@ -27,7 +24,7 @@ export async function requestGpuDevice(): Promise<GpuDevice> {
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     gpu = undefined;
-    throw new NoAdapterError('no WebGPU adapter found (is a Vulkan driver such as mesa-vulkan-drivers installed?)');
+    throw new Error('no WebGPU adapter found (is a Vulkan driver such as mesa-vulkan-drivers installed?)');
   }
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
