@@ -130,6 +130,13 @@ describe('saving and loading a checkpoint', () => {
     expect(await readdir(join(runDir, 'checkpoints')).catch(() => [])).toEqual([]);
   });
 
+  it('refuses a step count that is not a whole number', async () => {
+    const checkpoint = sample(0);
+    checkpoint.optimizer!.step = 2.5;
+    const dir = checkpointDir(runDir, 2);
+    expect((await rejection(saveCheckpoint(dir, checkpoint))).message).toBe(`${join(dir, 'optimizer.safetensors')}: the optimizer step count must be an integer >= 0, got 2.5`);
+  });
+
   it('refuses extra metadata that would hide a field the checkpoint fills in', async () => {
     const checkpoint = sample(0);
     checkpoint.metadata.extra = { tokenizer_sha256: 'forged' };

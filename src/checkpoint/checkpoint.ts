@@ -16,8 +16,8 @@ import { readSafetensors, writeSafetensors, type NamedTensor } from './safetenso
 // directory with the final name is always whole; a crash leaves only a `.tmp` directory, which
 // the next save of that step clears.
 
-export const MODEL_FILE = 'model.safetensors';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const MODEL_FILE = 'model.safetensors';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 /** Which tokenizer the weights were trained with: where it was, and a hash of its content. */
 export interface TokenizerReference {
@@ -49,6 +49,7 @@ const RESERVED_KEYS = ['format', 'model_config', 'tokenizer_path', 'tokenizer_sh
 
 /** The directory of the checkpoint taken at `step` in a run. */
 export function checkpointDir(runDir: string, step: number): string {
+  if (!(Number.isSafeInteger(step) && step >= 0)) throw new Error(`a checkpoint step must be an integer >= 0, got ${step}`);
   return join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
 }
 
@@ -88,8 +89,8 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint): Promi
   const { weights, optimizer, metadata } = checkpoint;
   if (await exists(dir)) throw new CheckpointError(dir, 'a checkpoint directory of this name already exists; checkpoints are never overwritten');
   const temp = `${dir}.tmp`;
-  const modelMetadata = encodeModelMetadata(join(temp, MODEL_FILE), metadata, optimizer !== undefined);
-  if (optimizer !== undefined) checkOptimizerState(join(temp, OPTIMIZER_FILE), optimizer, weights);
+  const modelMetadata = encodeModelMetadata(join(dir, MODEL_FILE), metadata, optimizer !== undefined);
+  if (optimizer !== undefined) checkOptimizerState(join(dir, OPTIMIZER_FILE), optimizer, weights);
   await rm(temp, { recursive: true, force: true }); // left behind by a save that crashed
   await mkdir(temp, { recursive: true });
   try {
@@ -158,8 +159,7 @@ function decodeModelMetadata(path: string, fields: Record<string, string>): Chec
 
 async function readOptimizerState(path: string, weights: NamedTensor[]): Promise<OptimizerState> {
   const { tensors, metadata } = await readSafetensors(path);
-  const step = Number(metadata.step);
-  if (metadata.optimizer !== 'adamw' || !Number.isSafeInteger(step) || step < 0) {
+  if (metadata.optimizer !== 'adamw' || !/^\d+$/.test(metadata.step ?? '')) {
     throw new CheckpointError(path, `__metadata__ must name optimizer 'adamw' and a step count, but holds ${JSON.stringify(metadata)}`);
   }
   const m: NamedTensor[] = [];
@@ -169,13 +169,14 @@ async function readOptimizerState(path: string, weights: NamedTensor[]): Promise
     if (moments === undefined) throw new CheckpointError(path, `tensor '${tensor.name}' is neither an 'm.' nor a 'v.' moment`);
     moments.push({ ...tensor, name: tensor.name.slice(2) });
   }
-  const state = { step, m, v };
+  const state = { step: Number(metadata.step), m, v };
   checkOptimizerState(path, state, weights);
   return state;
 }
 
 /** Both moment lists must hold exactly one tensor per weight, with the weight's name and shape. */
 function checkOptimizerState(path: string, optimizer: OptimizerState, weights: NamedTensor[]): void {
+  if (!(Number.isSafeInteger(optimizer.step) && optimizer.step >= 0)) throw new CheckpointError(path, `the optimizer step count must be an integer >= 0, got ${optimizer.step}`);
   const shapes = new Map(weights.map((w) => [w.name, w.shape.join(',')]));
   for (const [label, moments] of [['m', optimizer.m], ['v', optimizer.v]] as const) {
     const seen = new Set<string>();
