@@ -42,6 +42,24 @@ export class AdamW {
     });
   }
 
+  /** The moments, one array per parameter in the order of the model's specs, and the step count. */
+  async exportState(): Promise<{ step: number; m: Float32Array[]; v: Float32Array[] }> {
+    const read = (tensors: Tensor[]) => Promise.all(tensors.map((tensor) => this.model.backend.read(tensor)));
+    return { step: this.step, m: await read(this.m), v: await read(this.v) };
+  }
+
+  /** Restores state from `exportState` (or a checkpoint), so that training resumes exactly. */
+  importState(state: { step: number; m: Float32Array[]; v: Float32Array[] }): void {
+    const { backend, specs } = this.model;
+    if (state.m.length !== specs.length || state.v.length !== specs.length) throw new Error(`optimizer state holds ${state.m.length} and ${state.v.length} moments, the model has ${specs.length} parameters`);
+    specs.forEach((spec, i) => {
+      if (state.m[i].length !== spec.length || state.v[i].length !== spec.length) throw new Error(`optimizer moments of ${spec.name} have the wrong length`);
+      backend.write(this.m[i], state.m[i]);
+      backend.write(this.v[i], state.v[i]);
+    });
+    this.step = state.step;
+  }
+
   /** The global gradient norm, before clipping, of the last update. */
   async gradNorm(): Promise<number> {
     return Math.sqrt((await this.model.backend.read(this.gradSumSquares))[0]);
