@@ -11,6 +11,7 @@ import { describe, expect, test } from 'vitest';
 import type { Tensor } from '../src/backend/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { Random } from '../src/util/random.ts';
+import { ints as randomInts, uniform as randomUniform } from './support/gpu.ts';
 
 const backend = new CpuBackend();
 const random = new Random(20250608);
@@ -18,13 +19,8 @@ const STEP = 1e-2;
 const TOLERANCE = 3e-4;
 const PREFILL = 0.25;
 
-function uniform(n: number, scale = 1): Float32Array {
-  return Float32Array.from({ length: n }, () => (random.float() * 2 - 1) * scale);
-}
-
-function ints(n: number, below: number): Int32Array {
-  return Int32Array.from({ length: n }, () => random.int(0, below - 1));
-}
+const uniform = (n: number, scale = 1): Float32Array => randomUniform(random, n, scale);
+const ints = (n: number, below: number): Int32Array => randomInts(random, n, below);
 
 function weightedSum(values: Float32Array, weights: Float32Array): number {
   let sum = 0;

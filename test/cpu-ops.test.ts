@@ -3,6 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { Random } from '../src/util/random.ts';
+import { uniform } from './support/gpu.ts';
 
 const backend = new CpuBackend();
 
@@ -39,8 +40,8 @@ describe('cpu inference ops', () => {
   test('attention against a filled cache equals causal attention over the whole sequence', async () => {
     const random = new Random(3);
     const B = 2, T = 6, NH = 2, HS = 4, C = NH * HS, Tmax = 9;
-    const uniform = (n: number) => Float32Array.from({ length: n }, () => random.float() * 2 - 1);
-    const q = backend.upload(uniform(B * T * C)), k = backend.upload(uniform(B * T * C)), v = backend.upload(uniform(B * T * C));
+    const q = backend.upload(uniform(random, B * T * C)), k = backend.upload(uniform(random, B * T * C));
+    const v = backend.upload(uniform(random, B * T * C));
     const full = backend.zeros(B * T * C);
     backend.attentionForward(full, backend.zeros(B * NH * T * T), q, k, v, B, T, NH, HS);
 

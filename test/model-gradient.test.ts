@@ -12,6 +12,7 @@ import { maskedCrossEntropy } from '../src/model/loss.ts';
 import { paramCount } from '../src/model/params.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
+import { uniform } from './support/gpu.ts';
 
 const STEP = 1e-2;
 const TOLERANCE = 2e-3;
@@ -21,7 +22,7 @@ describe('transformer backward matches central finite differences', () => {
     test(`every parameter, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
       const config = modelConfig({ vocabSize: 11, layers: 2, dim: 8, heads: 2, ffnHidden: 12, context: 8, tiedEmbeddings });
       const random = new Random(tiedEmbeddings ? 2 : 1);
-      const flat = Float32Array.from({ length: paramCount(config) }, () => (random.float() * 2 - 1) * 0.5);
+      const flat = uniform(random, paramCount(config), 0.5);
       const backend = new CpuBackend();
       const model = new Transformer(backend, config, flat);
       const B = 2, T = 5;
