@@ -78,7 +78,7 @@ export function paramCount(config: ModelConfig): number {
  * residual output projections scaled by 1/sqrt(2 * layers), norm gains 1.
  */
 export function initParams(config: ModelConfig, seed: number, flat: Float32Array = new Float32Array(paramCount(config))): Float32Array {
-  if (flat.length !== paramCount(config)) throw new Error(`parameter array has ${flat.length} elements, the model needs ${paramCount(config)}`);
+  checkFlatLength(config, flat);
   const random = new Random(seed);
   for (const spec of paramSpecs(config)) {
     const values = flat.subarray(spec.offset, spec.offset + spec.length);
@@ -86,6 +86,11 @@ export function initParams(config: ModelConfig, seed: number, flat: Float32Array
     else for (let i = 0; i < values.length; i++) values[i] = spec.initStd * standardNormal(random);
   }
   return flat;
+}
+
+export function checkFlatLength(config: ModelConfig, flat: Float32Array): void {
+  const count = paramCount(config);
+  if (flat.length !== count) throw new Error(`parameter array has ${flat.length} elements, the model needs ${count}`);
 }
 
 /** The per-tensor items of `items` (one per spec, in spec order) arranged by role. */

@@ -9,7 +9,7 @@
 import type { Backend, Tensor } from '../backend/backend.ts';
 import { Activations, type LayerActivations } from './activations.ts';
 import { headSize, type ModelConfig } from './config.ts';
-import { arrangeByRole, paramCount, paramSpecs, type ModelTensors, type ParamSpec } from './params.ts';
+import { arrangeByRole, checkFlatLength, paramCount, paramSpecs, type ModelTensors, type ParamSpec } from './params.ts';
 
 /** The keys and values of every layer for B sequences of up to Tmax positions. */
 export interface KvCache {
@@ -19,26 +19,28 @@ export interface KvCache {
   values: Tensor[]; // per layer [B,Tmax,C]
 }
 
+/** Activation sets kept for reuse; prompts of ever new lengths would otherwise pile them up. */
+const CACHED_SHAPES = 4;
+
 export class Transformer {
   readonly specs: ParamSpec[];
   /** One device tensor per parameter, in the order of `specs`. */
   readonly params: Tensor[];
   readonly weights: ModelTensors<Tensor>;
-  private paramGrads: Tensor[] | undefined;
-  private readonly activations = new Map<string, Activations>();
+  private paramGrads: { list: Tensor[]; byRole: ModelTensors<Tensor> } | undefined;
+  private readonly activations = new Map<string, Activations>(); // least recently used first
 
   /** A model on `backend` holding a copy of the flat parameter array `flat`. */
   constructor(readonly backend: Backend, readonly config: ModelConfig, flat: Float32Array) {
     this.specs = paramSpecs(config);
-    if (flat.length !== paramCount(config)) throw new Error(`parameter array has ${flat.length} elements, the model needs ${paramCount(config)}`);
-    this.params = this.specs.map((spec) => backend.upload(flat.subarray(spec.offset, spec.offset + spec.length)));
+    this.params = this.specs.map((spec) => backend.zeros(spec.length));
     this.weights = arrangeByRole(config, this.params);
+    this.importFlat(flat);
   }
 
   /** Gradient tensors, one per parameter in the order of `specs`, allocated on first use. */
   get grads(): Tensor[] {
-    this.paramGrads ??= this.specs.map((spec) => this.backend.zeros(spec.length));
-    return this.paramGrads;
+    return this.gradients().list;
   }
 
   zeroGrads(): void {
@@ -47,7 +49,7 @@ export class Transformer {
 
   /** Replaces every parameter with the contents of the flat array `flat`. */
   importFlat(flat: Float32Array): void {
-    if (flat.length !== paramCount(this.config)) throw new Error(`parameter array has ${flat.length} elements, the model needs ${paramCount(this.config)}`);
+    checkFlatLength(this.config, flat);
     this.specs.forEach((spec, i) => this.backend.write(this.params[i], flat.subarray(spec.offset, spec.offset + spec.length)));
   }
 
@@ -61,7 +63,8 @@ export class Transformer {
   /**
    * The forward pass over B rows of T tokens (row-major [B,T]); positions default to 0..T-1 in
    * every row. Returns its activations, whose `logits` [B*T, V] hold the result; they are kept
-   * for `backward` when `forBackward` is set, and are valid until the next forward of that shape.
+   * for `backward` when `forBackward` is set, and are valid until the next forward of that shape
+   * (or until forwards of CACHED_SHAPES other shapes have run).
    */
   forward(tokens: Int32Array, B: number, T: number, options: { positions?: Int32Array; forBackward?: boolean } = {}): Activations {
     if (T > this.config.context) throw new Error(`sequence length ${T} exceeds the context of ${this.config.context}`);
@@ -120,7 +123,7 @@ export class Transformer {
     const HS = headSize(this.config);
     const { B, T, N } = acts;
     const w = this.weights;
-    const g = arrangeByRole(this.config, this.grads);
+    const g = this.gradients().byRole;
     const d = acts.gradients();
 
     be.write(d.logp, dlogp);
@@ -159,12 +162,23 @@ export class Transformer {
     this.activations.clear();
   }
 
+  private gradients(): { list: Tensor[]; byRole: ModelTensors<Tensor> } {
+    if (this.paramGrads === undefined) {
+      const list = this.specs.map((spec) => this.backend.zeros(spec.length));
+      this.paramGrads = { list, byRole: arrangeByRole(this.config, list) };
+    }
+    return this.paramGrads;
+  }
+
   private activationsFor(B: number, T: number, forBackward: boolean): Activations {
     const key = `${B}x${T}${forBackward ? ' for backward' : ''}`;
-    let acts = this.activations.get(key);
-    if (acts === undefined) {
-      acts = new Activations(this.backend, this.config, B, T, forBackward);
-      this.activations.set(key, acts);
+    const acts = this.activations.get(key) ?? new Activations(this.backend, this.config, B, T, forBackward);
+    this.activations.delete(key);
+    this.activations.set(key, acts);
+    if (this.activations.size > CACHED_SHAPES) {
+      const [oldestKey, oldest] = this.activations.entries().next().value!;
+      oldest.release();
+      this.activations.delete(oldestKey);
     }
     return acts;
   }
