@@ -1,0 +1,62 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { CorpusIR } from '../../dsl/ir.ts';
+import { DEFAULT_ARITHMETIC, generateArithmetic } from '../data/arithmetic.ts';
+import { brownDirectory, readBrown } from '../data/brown.ts';
+import type { Document } from '../data/document.ts';
+import { DEFAULT_DOCUMENT_CHARS, readFiles } from '../data/files.ts';
+import { expandPaths } from '../data/paths.ts';
+import { splitDocuments, type SplitPart } from '../data/split.ts';
+
+// The documents an experiment's corpus block names, train or holdout side.
+
+// The Brown corpus files are named c<letter><number>; the letter is the category.
+const BROWN_LETTERS: Record<string, string> = {
+  news: 'a', editorial: 'b', reviews: 'c', religion: 'd', hobbies: 'e', lore: 'f', belles_lettres: 'g', government: 'h',
+  learned: 'j', fiction: 'k', mystery: 'l', science_fiction: 'm', adventure: 'n', romance: 'p', humor: 'r',
+};
+
+const ALL_OPS = ['add', 'sub', 'mul'];
+
+/** One side of the corpus's seeded document split; paths are relative to `baseDir`. */
+export function corpusDocuments(corpus: CorpusIR, seed: number, baseDir: string, part: SplitPart): AsyncGenerator<Document> {
+  return splitDocuments(allDocuments(corpus, seed, baseDir), part, seed, corpus.holdout);
+}
+
+async function* allDocuments(corpus: CorpusIR, seed: number, baseDir: string): AsyncGenerator<Document> {
+  const source = corpus.source;
+  if (source.kind === 'arithmetic') {
+    if (source.ops.length !== ALL_OPS.length || !ALL_OPS.every((op) => source.ops.includes(op as 'add'))) {
+      throw new Error(`corpus: the arithmetic generator mixes all of ${ALL_OPS.join(', ')}; a subset (${source.ops.join(', ')}) is not supported yet`);
+    }
+    yield* generateArithmetic({
+      ...DEFAULT_ARITHMETIC,
+      seed,
+      problems: source.problems,
+      minDigits: source.digits.min,
+      maxDigits: source.digits.max,
+      traceFraction: source.traces,
+    });
+  } else if (source.kind === 'brown') {
+    const letters = new Set(source.categories.map((category) => BROWN_LETTERS[category]));
+    for await (const document of readBrown()) {
+      if (letters.size === 0 || letters.has(document.id.charAt('brown/c'.length))) yield document;
+    }
+  } else {
+    yield* readFiles({ paths: source.paths.map((path) => resolve(baseDir, path)), field: source.field, documentChars: DEFAULT_DOCUMENT_CHARS });
+  }
+}
+
+/**
+ * What the corpus's content depends on beyond its block in the file: the files it reads, by
+ * path, size and modification time, so that an edited file invalidates cached results.
+ */
+export async function corpusFingerprint(corpus: CorpusIR, baseDir: string): Promise<unknown> {
+  const source = corpus.source;
+  if (source.kind === 'arithmetic') return null;
+  const paths = source.kind === 'brown' ? [brownDirectory()] : await expandPaths(source.paths.map((path) => resolve(baseDir, path)));
+  return Promise.all(paths.map(async (path) => {
+    const info = await stat(path);
+    return { path, size: info.size, modified: info.mtimeMs };
+  }));
+}

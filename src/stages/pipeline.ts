@@ -1,0 +1,60 @@
+import type { ExperimentIR } from '../../dsl/ir.ts';
+import type { Backend } from '../backend/backend.ts';
+import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
+import { runFilterStage, type FilterResult } from './filter.ts';
+import { resolveModel } from './models.ts';
+import { runNextTokenEvalStage, type NextTokenEvalResult } from './next-token-eval.ts';
+import { runPretrainStage, type PretrainResult } from './pretrain.ts';
+import type { OnProgress } from './progress.ts';
+import { runDataStage, type DataResult } from './token-data.ts';
+import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
+
+// The stages up to a target, each run only when needed and reused when cached:
+//   tokenizer -> data (token arrays) -> pretrain (every declared model with a pretrain block,
+//   or for `filter` only the proxy) -> filter (proxy entropies) -> eval (every declared model)
+
+export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'all'] as const;
+export type StageTarget = (typeof STAGE_TARGETS)[number];
+
+export interface StageOptions {
+  runDir: string;
+  baseDir: string; // the experiment file's folder: relative paths in it start there
+  backend: Backend;
+  onProgress?: OnProgress;
+  signal?: AbortSignal;
+}
+
+export interface StagesResult {
+  tokenizer: TokenizerResult;
+  data?: DataResult;
+  pretrain: Record<string, PretrainResult>;
+  filter?: FilterResult;
+  eval: Record<string, NextTokenEvalResult>;
+}
+
+export async function runStages(ir: ExperimentIR, target: StageTarget, options: StageOptions): Promise<StagesResult> {
+  const { runDir, baseDir, backend, onProgress, signal } = options;
+  const tokenizer = await runTokenizerStage(ir, runDir, baseDir);
+  const result: StagesResult = { tokenizer, pretrain: {}, eval: {} };
+  if (target === 'tokenizer') return result;
+
+  const data = await runDataStage(ir, runDir, baseDir, tokenizer, await loadTokenizer(tokenizer.path));
+  result.data = data;
+  const proxyRef = ir.filter.proxy;
+  const toPretrain = Object.keys(ir.models).filter((name) => ir.models[name].pretrain !== null && (target !== 'filter' || (proxyRef.kind === 'model' && proxyRef.name === name)));
+  for (const model of toPretrain) {
+    result.pretrain[model] = await runPretrainStage({ ir, model, runDir, backend, tokenizer, data, onProgress, signal });
+  }
+  if (target === 'pretrain') return result;
+
+  const proxy = await resolveModel(ir, proxyRef, result.pretrain, tokenizer, baseDir);
+  const filter = await runFilterStage({ ir, runDir, backend, tokenizer, data, proxy, onProgress, signal });
+  result.filter = filter;
+  if (target === 'filter') return result;
+
+  for (const name of Object.keys(ir.models)) {
+    const model = await resolveModel(ir, { kind: 'model', name }, result.pretrain, tokenizer, baseDir);
+    result.eval[name] = await runNextTokenEvalStage({ ir, runDir, backend, tokenizer, data, filter, model, onProgress, signal });
+  }
+  return result;
+}

@@ -1,0 +1,158 @@
+import type { ExperimentIR } from '../../dsl/ir.ts';
+import type { Backend } from '../backend/backend.ts';
+import { checkpointDir, latestCheckpoint } from '../checkpoint/checkpoint.ts';
+import { scoreWindows } from '../eval/next-token.ts';
+import { maskedCrossEntropy } from '../model/loss.ts';
+import { AdamW } from '../model/optimizer.ts';
+import { initParams } from '../model/params.ts';
+import { learningRate } from '../model/schedule.ts';
+import { trainStep } from '../model/train-step.ts';
+import { Transformer } from '../model/transformer.ts';
+import { packWindows, WindowOrder, windowBatch, type Windows } from './batching.ts';
+import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
+import { appendMetrics } from './metrics.ts';
+import { loadModel, saveModel } from './model-checkpoint.ts';
+import { declaredModelConfig } from './models.ts';
+import type { OnProgress } from './progress.ts';
+import { loadSplit, type DataResult } from './token-data.ts';
+import type { TokenizerResult } from './tokenizer.ts';
+
+// The pre-training stage: next-token training of one declared model on the corpus's train
+// windows, with holdout loss every `eval_every` steps and a checkpoint (weights, AdamW moments,
+// step) every `checkpoint_every`. It lives in `stages/pretrain-<model>-<hash12>/`; started again
+// after an interruption it continues from the newest checkpoint there, and since the data order
+// and the learning rate depend only on (seed, step), the result equals an uninterrupted run's.
+
+export interface PretrainInputs {
+  ir: ExperimentIR;
+  model: string; // a name under ir.models with a pretrain block
+  runDir: string;
+  backend: Backend;
+  tokenizer: TokenizerResult;
+  data: DataResult;
+  onProgress?: OnProgress;
+  signal?: AbortSignal; // checked before each step; checkpoints already written stay
+}
+
+export interface PretrainResult {
+  model: string;
+  hash: string;
+  dir: string;
+  checkpoint: string; // the final weights' checkpoint directory
+  steps: number;
+  holdoutLoss: number; // mean over the fixed holdout windows, nats per token
+  perplexity: number;
+  tokensPerSecond: number; // of the optimizer steps run by the call that finished the stage
+  resumedFrom: number | null; // the checkpoint step that call started from
+  cached: boolean;
+}
+
+const VERSION = 1;
+// Holdout loss is measured on at most this many windows, spread evenly over the holdout, the
+// same ones at every evaluation so that the curve compares like with like.
+export const HOLDOUT_EVAL_WINDOWS = 64;
+
+export async function runPretrainStage(inputs: PretrainInputs): Promise<PretrainResult> {
+  const { ir, model: name, runDir, backend, tokenizer, data, onProgress, signal } = inputs;
+  const settings = ir.models[name]?.pretrain;
+  if (!settings) throw new Error(`model \`${name}\` declares no pretrain block`);
+  const config = declaredModelConfig(ir, name, tokenizer);
+  const initSeed = ir.models[name].transformer.init_seed;
+  // The cadences of evaluation and checkpoints do not change the weights, so they stay out.
+  const { eval_every: evalEvery, checkpoint_every: checkpointEvery, ...schedule } = settings;
+  const hash = contentHash({ stage: 'pretrain', version: VERSION, data: data.hash, tokenizer: tokenizer.sha256, config, initSeed, schedule, seed: ir.seed });
+  const dir = await stageDirectory(runDir, `pretrain-${name}`, hash);
+  const done = await readDone<PretrainResult>(dir, hash);
+  if (done) return { ...done, dir, checkpoint: checkpointDir(dir, done.steps), cached: true };
+
+  const trainWindows = packWindows(await loadSplit(data, 'train'), tokenizer.endToken, config.context);
+  const holdoutWindows = packWindows(await loadSplit(data, 'holdout'), tokenizer.endToken, config.context);
+  const holdoutIndices = evenlySpaced(holdoutWindows.count, HOLDOUT_EVAL_WINDOWS);
+
+  const model = new Transformer(backend, config, initParams(config, initSeed));
+  const optimizer = new AdamW(model, { beta1: settings.betas[0], beta2: settings.betas[1], weightDecay: settings.weight_decay, maxGradNorm: settings.grad_clip });
+  const tokenizerRef = { path: tokenizer.path, sha256: tokenizer.sha256 };
+  const latest = await latestCheckpoint(dir);
+  if (latest) {
+    const resumeError = (cause: string) => new Error(`cannot resume pre-training of \`${name}\` from ${latest.dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
+    let loaded;
+    try {
+      loaded = await loadModel(latest.dir, { withOptimizer: true });
+    } catch (error) {
+      throw resumeError((error as Error).message);
+    }
+    if (loaded.extra.stage_hash !== hash) throw resumeError('it belongs to other inputs');
+    if (loaded.optimizer!.step !== latest.step) throw resumeError(`it records optimizer step ${loaded.optimizer!.step}`);
+    model.importFlat(loaded.flat);
+    optimizer.importState(loaded.optimizer!);
+  }
+  const startStep = latest?.step ?? 0;
+  const lrSchedule = {
+    maxLr: settings.lr,
+    minLr: settings.schedule === 'constant' ? settings.lr : settings.min_lr,
+    warmupSteps: settings.warmup,
+    totalSteps: settings.steps,
+  };
+  const order = new WindowOrder(trainWindows.count, ir.seed);
+  const stageName = `pretrain ${name}`;
+  const holdoutLoss = () => meanHoldoutLoss(model, holdoutWindows, holdoutIndices, settings.batch);
+  let trainMs = 0;
+  let trainTokens = 0;
+  try {
+    for (let step = startStep + 1; step <= settings.steps; step++) {
+      signal?.throwIfAborted();
+      const batch = windowBatch(trainWindows, order.batch(step, settings.batch));
+      const lr = learningRate(lrSchedule, step);
+      const start = performance.now();
+      const result = await trainStep(model, optimizer, batch, (logp) => maskedCrossEntropy(logp, batch.mask), lr);
+      const ms = performance.now() - start;
+      trainMs += ms;
+      trainTokens += batch.B * batch.T;
+      const tokensPerSecond = (batch.B * batch.T) / (ms / 1000);
+      await appendMetrics(runDir, { stage: 'pretrain', model: name, step, loss: result.loss, lr, grad_norm: result.gradNorm, tokens_per_s: tokensPerSecond });
+      if (step % evalEvery === 0 && step < settings.steps) {
+        const loss = await holdoutLoss();
+        await appendMetrics(runDir, { stage: 'pretrain', model: name, step, holdout_loss: loss, perplexity: Math.exp(loss) });
+      }
+      if (step % checkpointEvery === 0 || step === settings.steps) {
+        await saveModel(checkpointDir(dir, step), model, optimizer, tokenizerRef, { stage_hash: hash, model: name });
+      }
+      onProgress?.({ stage: stageName, step, total: settings.steps, loss: result.loss, tokensPerSecond });
+    }
+    const finalLoss = await holdoutLoss();
+    await appendMetrics(runDir, { stage: 'pretrain', model: name, step: settings.steps, holdout_loss: finalLoss, perplexity: Math.exp(finalLoss) });
+    const result: PretrainResult = {
+      model: name,
+      hash,
+      dir,
+      checkpoint: checkpointDir(dir, settings.steps),
+      steps: settings.steps,
+      holdoutLoss: finalLoss,
+      perplexity: Math.exp(finalLoss),
+      tokensPerSecond: trainMs > 0 ? trainTokens / (trainMs / 1000) : 0,
+      resumedFrom: latest?.step ?? null,
+      cached: false,
+    };
+    await writeDone(dir, hash, result);
+    return result;
+  } finally {
+    model.releaseActivations();
+  }
+}
+
+/** Mean next-token loss (nats) over the real targets of the given windows. */
+export async function meanHoldoutLoss(model: Transformer, windows: Windows, indices: ArrayLike<number>, rows: number): Promise<number> {
+  let sum = 0;
+  let count = 0;
+  await scoreWindows(model, windows, indices, rows, ({ logp }) => {
+    sum -= logp;
+    count++;
+  });
+  return count > 0 ? sum / count : NaN;
+}
+
+/** Up to `most` indices of 0..count-1, spread evenly. */
+export function evenlySpaced(count: number, most: number): Int32Array {
+  const n = Math.min(count, most);
+  return Int32Array.from({ length: n }, (_, i) => Math.floor((i * count) / n));
+}
