@@ -36,7 +36,9 @@ export async function runTokenizerStage(ir: ExperimentIR, runDir: string, baseDi
   if (done) return { ...done, path, cached: true };
 
   const start = performance.now();
-  const tokenizer = await trainBpe(corpusDocuments(ir.corpus, ir.seed, baseDir, 'train'), spec.vocab);
+  const tokenizer = await trainBpe(corpusDocuments(ir.corpus, ir.seed, baseDir, 'train'), spec.vocab).catch((error: Error) => {
+    throw new Error(`corpus tokenizer bpe: ${error.message}`, { cause: error });
+  });
   const trainSeconds = (performance.now() - start) / 1000;
   await saveTokenizer(path, tokenizer);
   const result: TokenizerResult = { path, sha256: (await tokenizerReference(path)).sha256, vocabSize: tokenizer.vocabSize, endToken: tokenizer.specialIds[END], trainSeconds, cached: false };
