@@ -11,7 +11,6 @@ import { createBackend, type BackendKind } from '../src/backend/select.ts';
 import { runPretrainStage } from '../src/stages/pretrain.ts';
 import { runDataStage } from '../src/stages/token-data.ts';
 import { runTokenizerStage } from '../src/stages/tokenizer.ts';
-import { loadTokenizer } from '../src/tokenizer/tokenizer-json.ts';
 import { printFigures } from './report.ts';
 
 function option(args: string[], name: string, fallback: string): string {
@@ -39,7 +38,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     const baseDir = dirname(resolve(file));
     const tokenizer = await runTokenizerStage(ir, runDir, baseDir);
-    const data = await runDataStage(ir, runDir, baseDir, tokenizer, await loadTokenizer(tokenizer.path));
+    const data = await runDataStage(ir, runDir, baseDir, tokenizer);
     const result = await runPretrainStage({ ir: ir, model, runDir, backend, tokenizer, data });
     const { batch } = ir.models[model].pretrain!;
     const { context } = ir.models[model].transformer;

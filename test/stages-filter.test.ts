@@ -11,7 +11,6 @@ import { runPretrainStage } from '../src/stages/pretrain.ts';
 import type { Progress } from '../src/stages/progress.ts';
 import { loadSplit, runDataStage, type TokenizedSplit } from '../src/stages/token-data.ts';
 import { runTokenizerStage } from '../src/stages/tokenizer.ts';
-import { loadTokenizer } from '../src/tokenizer/tokenizer-json.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
 const backend = new CpuBackend();
@@ -26,7 +25,7 @@ beforeAll(async () => {
   ir = tinyExperiment(['model.base.pretrain.steps=40']);
   const runDir = join(temp.dir, 'run');
   const tokenizer = await runTokenizerStage(ir, runDir, temp.dir);
-  const data = await runDataStage(ir, runDir, temp.dir, tokenizer, await loadTokenizer(tokenizer.path));
+  const data = await runDataStage(ir, runDir, temp.dir, tokenizer);
   const pretrained = { base: await runPretrainStage({ ir, model: 'base', runDir, backend, tokenizer, data }) };
   const proxy = await resolveModel(ir, ir.filter.proxy, pretrained, tokenizer, temp.dir);
   inputs = { ir, runDir, backend, tokenizer, data, proxy };

@@ -13,7 +13,6 @@ import { evenlySpaced, HOLDOUT_EVAL_WINDOWS, meanHoldoutLoss, runPretrainStage, 
 import type { Progress } from '../src/stages/progress.ts';
 import { loadSplit, runDataStage } from '../src/stages/token-data.ts';
 import { runTokenizerStage } from '../src/stages/tokenizer.ts';
-import { loadTokenizer } from '../src/tokenizer/tokenizer-json.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
 const backend = new CpuBackend();
@@ -28,7 +27,7 @@ afterEach(async () => {
 /** The inputs of the pretrain stage of model `base` in `runDir`, its tokenizer and data prepared. */
 async function pretrainInputs(ir: ExperimentIR, runDir: string): Promise<PretrainInputs> {
   const tokenizer = await runTokenizerStage(ir, runDir, temp.dir);
-  const data = await runDataStage(ir, runDir, temp.dir, tokenizer, await loadTokenizer(tokenizer.path));
+  const data = await runDataStage(ir, runDir, temp.dir, tokenizer);
   return { ir, model: 'base', runDir, backend, tokenizer, data };
 }
 

@@ -1,6 +1,5 @@
 import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { runFilterStage, type FilterResult } from './filter.ts';
 import { resolveModel } from './models.ts';
 import { runNextTokenEvalStage, type NextTokenEvalResult } from './next-token-eval.ts';
@@ -38,7 +37,7 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
   const result: StagesResult = { tokenizer, pretrain: {}, eval: {} };
   if (target === 'tokenizer') return result;
 
-  const data = await runDataStage(ir, runDir, baseDir, tokenizer, await loadTokenizer(tokenizer.path));
+  const data = await runDataStage(ir, runDir, baseDir, tokenizer);
   result.data = data;
   const proxyRef = ir.filter.proxy;
   const toPretrain = Object.keys(ir.models).filter((name) => ir.models[name].pretrain !== null && (target !== 'filter' || (proxyRef.kind === 'model' && proxyRef.name === name)));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { SplitPart } from '../data/split.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
+import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { contentHash, readDone, readInt32Array, stageDirectory, writeArray, writeDone, writeJson } from './cache.ts';
 import { corpusDocuments, corpusFingerprint } from './corpus.ts';
 import type { TokenizerResult } from './tokenizer.ts';
@@ -29,12 +30,13 @@ export interface DataResult {
 const VERSION = 1;
 const PARTS: SplitPart[] = ['train', 'holdout'];
 
-export async function runDataStage(ir: ExperimentIR, runDir: string, baseDir: string, tokenizerResult: TokenizerResult, tokenizer: BpeTokenizer): Promise<DataResult> {
+export async function runDataStage(ir: ExperimentIR, runDir: string, baseDir: string, tokenizerResult: TokenizerResult): Promise<DataResult> {
   const hash = contentHash({ stage: 'data', version: VERSION, corpus: ir.corpus, seed: ir.seed, files: await corpusFingerprint(ir.corpus, baseDir), tokenizer: tokenizerResult.sha256 });
   const dir = await stageDirectory(runDir, 'data', hash);
   const done = await readDone<DataResult>(dir, hash);
   if (done) return { ...done, dir, cached: true };
 
+  const tokenizer = await loadTokenizer(tokenizerResult.path);
   const result: DataResult = { dir, hash, documents: { train: 0, holdout: 0 }, tokens: { train: 0, holdout: 0 }, cached: false };
   for (const part of PARTS) {
     const split = await tokenizeSplit(corpusDocuments(ir.corpus, ir.seed, baseDir, part), tokenizer);
