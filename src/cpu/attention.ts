@@ -7,38 +7,46 @@ export function attentionForward(
   B: number, T: number, NH: number, HS: number,
 ): void {
   const C = NH * HS;
-  const scale = 1 / Math.sqrt(HS);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
       for (let t = 0; t < T; t++) {
         const query = (b * T + t) * C + h * HS;
         const row = ((b * NH + h) * T + t) * T;
-        let max = -Infinity;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const key = (b * T + t2) * C + h * HS;
-          let score = 0;
-          for (let i = 0; i < HS; i++) score += q[query + i] * k[key + i];
-          score *= scale;
-          probs[row + t2] = score;
-          if (score > max) max = score;
-        }
-        let sum = 0;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const e = Math.exp(probs[row + t2] - max);
-          probs[row + t2] = e;
-          sum += e;
-        }
-        for (let t2 = 0; t2 <= t; t2++) probs[row + t2] /= sum;
+        attendOneQuery(out, probs, row, q, query, k, v, b * T * C + h * HS, C, t + 1, HS);
         probs.fill(0, row + t + 1, row + T);
-
-        out.fill(0, query, query + HS);
-        for (let t2 = 0; t2 <= t; t2++) {
-          const p = probs[row + t2];
-          const value = (b * T + t2) * C + h * HS;
-          for (let i = 0; i < HS; i++) out[query + i] += p * v[value + i];
-        }
       }
     }
+  }
+}
+
+/**
+ * One query (HS values at q[query]) over `count` keys and values whose rows start at
+ * first + j * stride in k and v: the softmax weights go to probs[row + j], and their sum of
+ * values to out[query .. query + HS).
+ */
+export function attendOneQuery(
+  out: Float32Array, probs: Float32Array | Float64Array, row: number, q: Float32Array, query: number,
+  k: Float32Array, v: Float32Array, first: number, stride: number, count: number, HS: number,
+): void {
+  const scale = 1 / Math.sqrt(HS);
+  let max = -Infinity;
+  for (let j = 0; j < count; j++) {
+    const key = first + j * stride;
+    let score = 0;
+    for (let i = 0; i < HS; i++) score += q[query + i] * k[key + i];
+    probs[row + j] = score * scale;
+    if (probs[row + j] > max) max = probs[row + j];
+  }
+  let sum = 0;
+  for (let j = 0; j < count; j++) {
+    probs[row + j] = Math.exp(probs[row + j] - max);
+    sum += probs[row + j];
+  }
+  out.fill(0, query, query + HS);
+  for (let j = 0; j < count; j++) {
+    probs[row + j] /= sum;
+    const p = probs[row + j], value = first + j * stride;
+    for (let i = 0; i < HS; i++) out[query + i] += p * v[value + i];
   }
 }
 

@@ -1,3 +1,5 @@
+import { attendOneQuery } from './attention.ts';
+
 // Decoding with a key/value cache [B, Tmax, NH, HS]: each sequence b keeps its keys and values
 // by position, so prompts of different lengths (right-padded) decode side by side.
 
@@ -24,32 +26,12 @@ export function attentionDecode(
   B: number, Tq: number, NH: number, HS: number, Tmax: number,
 ): void {
   const C = NH * HS;
-  const scale = 1 / Math.sqrt(HS);
   const probs = new Float64Array(Tmax);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < Tq; t++) {
       const position = positions[b * Tq + t];
       for (let h = 0; h < NH; h++) {
-        const query = (b * Tq + t) * C + h * HS;
-        let max = -Infinity;
-        for (let t2 = 0; t2 <= position; t2++) {
-          const key = (b * Tmax + t2) * C + h * HS;
-          let score = 0;
-          for (let i = 0; i < HS; i++) score += q[query + i] * kCache[key + i];
-          probs[t2] = score * scale;
-          if (probs[t2] > max) max = probs[t2];
-        }
-        let sum = 0;
-        for (let t2 = 0; t2 <= position; t2++) {
-          probs[t2] = Math.exp(probs[t2] - max);
-          sum += probs[t2];
-        }
-        out.fill(0, query, query + HS);
-        for (let t2 = 0; t2 <= position; t2++) {
-          const p = probs[t2] / sum;
-          const value = (b * Tmax + t2) * C + h * HS;
-          for (let i = 0; i < HS; i++) out[query + i] += p * vCache[value + i];
-        }
+        attendOneQuery(out, probs, 0, q, (b * Tq + t) * C + h * HS, kCache, vCache, b * Tmax * C + h * HS, C, position + 1, HS);
       }
     }
   }
