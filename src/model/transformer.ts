@@ -68,6 +68,7 @@ export class Transformer {
    */
   forward(tokens: Int32Array, B: number, T: number, options: { positions?: Int32Array; forBackward?: boolean } = {}): Activations {
     if (T > this.config.context) throw new Error(`sequence length ${T} exceeds the context of ${this.config.context}`);
+    checkRows('tokens', tokens, B * T);
     const acts = this.activationsFor(B, T, options.forBackward ?? false);
     this.backend.write(acts.tokens, tokens);
     this.backend.write(acts.positions, options.positions ?? Int32Array.from({ length: B * T }, (_, i) => i % T));
@@ -83,6 +84,8 @@ export class Transformer {
    */
   forwardCached(cache: KvCache, tokens: Int32Array, positions: Int32Array, Tn: number): Activations {
     const { B, Tmax } = cache;
+    checkRows('tokens', tokens, B * Tn);
+    checkRows('positions', positions, B * Tn);
     const acts = this.activationsFor(B, Tn, false);
     this.backend.write(acts.tokens, tokens);
     this.backend.write(acts.positions, positions);
@@ -108,6 +111,7 @@ export class Transformer {
 
   /** Log-probabilities of `targets` [B*T] under the logits of `acts`, into acts.logp. */
   logprobs(acts: Activations, targets: Int32Array): Tensor {
+    checkRows('targets', targets, acts.N);
     this.backend.write(acts.targets, targets);
     this.backend.logprobForward(acts.logp, acts.logits, acts.targets, acts.N, this.config.vocabSize);
     return acts.logp;
@@ -126,6 +130,7 @@ export class Transformer {
     const g = this.gradients().byRole;
     const d = acts.gradients();
 
+    checkRows('dlogp', dlogp, N);
     be.write(d.logp, dlogp);
     be.logprobBackward(d.logits, d.logp, acts.logits, acts.targets, N, V);
     be.fill(d.normed, 0);
@@ -213,4 +218,8 @@ export class Transformer {
     be.rmsnormForward(acts.lnf, acts.lnfRstd, acts.residuals[L], w.norm, N, C, normEps);
     be.matmulForward(acts.logits, acts.lnf, w.lmHead, N, C, V);
   }
+}
+
+function checkRows(name: string, values: ArrayLike<number>, N: number): void {
+  if (values.length !== N) throw new Error(`expected ${N} ${name}, got ${values.length}`);
 }
