@@ -6,44 +6,47 @@ export function ropeForward(
   out: Float32Array, inp: Float32Array, positions: Int32Array, N: number, NH: number, HS: number, theta: number,
 ): void {
   const half = HS / 2;
-  const frequencies = ropeFrequencies(HS, theta);
+  const { cos, sin } = ropeAngles(positions, N, HS, theta);
   for (let n = 0; n < N; n++) {
-    for (let i = 0; i < half; i++) {
-      const angle = positions[n] * frequencies[i];
-      const cos = Math.cos(angle), sin = Math.sin(angle);
-      for (let h = 0; h < NH; h++) {
-        const first = (n * NH + h) * HS + i, second = first + half;
+    for (let h = 0; h < NH; h++) {
+      for (let i = 0; i < half; i++) {
+        const first = (n * NH + h) * HS + i, second = first + half, angle = n * half + i;
         const x1 = inp[first], x2 = inp[second];
-        out[first] = x1 * cos - x2 * sin;
-        out[second] = x2 * cos + x1 * sin;
+        out[first] = x1 * cos[angle] - x2 * sin[angle];
+        out[second] = x2 * cos[angle] + x1 * sin[angle];
       }
     }
   }
 }
 
-/** dinp[N,NH,HS] += R(positions[n])^T dout */
+/** dinp[N,NH,HS] += R(positions[n])^T dout, the rotation by the opposite angle */
 export function ropeBackward(
   dinp: Float32Array, dout: Float32Array, positions: Int32Array, N: number, NH: number, HS: number, theta: number,
 ): void {
   const half = HS / 2;
-  const frequencies = ropeFrequencies(HS, theta);
+  const { cos, sin } = ropeAngles(positions, N, HS, theta);
   for (let n = 0; n < N; n++) {
-    for (let i = 0; i < half; i++) {
-      const angle = positions[n] * frequencies[i];
-      const cos = Math.cos(angle), sin = Math.sin(angle);
-      for (let h = 0; h < NH; h++) {
-        const first = (n * NH + h) * HS + i, second = first + half;
+    for (let h = 0; h < NH; h++) {
+      for (let i = 0; i < half; i++) {
+        const first = (n * NH + h) * HS + i, second = first + half, angle = n * half + i;
         const d1 = dout[first], d2 = dout[second];
-        dinp[first] += d1 * cos + d2 * sin;
-        dinp[second] += d2 * cos - d1 * sin;
+        dinp[first] += d1 * cos[angle] + d2 * sin[angle];
+        dinp[second] += d2 * cos[angle] - d1 * sin[angle];
       }
     }
   }
 }
 
-/** theta^(-2i/HS) for i < HS/2 */
-function ropeFrequencies(HS: number, theta: number): Float64Array {
-  const frequencies = new Float64Array(HS / 2);
-  for (let i = 0; i < HS / 2; i++) frequencies[i] = Math.pow(theta, (-2 * i) / HS);
-  return frequencies;
+/** cos and sin [N, HS/2] of positions[n] * theta^(-2i/HS), shared by every head */
+function ropeAngles(positions: Int32Array, N: number, HS: number, theta: number): { cos: Float64Array; sin: Float64Array } {
+  const half = HS / 2;
+  const cos = new Float64Array(N * half), sin = new Float64Array(N * half);
+  for (let i = 0; i < half; i++) {
+    const frequency = Math.pow(theta, (-2 * i) / HS);
+    for (let n = 0; n < N; n++) {
+      cos[n * half + i] = Math.cos(positions[n] * frequency);
+      sin[n * half + i] = Math.sin(positions[n] * frequency);
+    }
+  }
+  return { cos, sin };
 }
