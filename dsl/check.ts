@@ -53,7 +53,7 @@ export function checkSource(source: Source, options: CheckOptions = {}): CheckRe
   const ctx: Context = { source, diagnostics: [...ast.diagnostics], sourceMap, expected: new Map(), failed: new Set() };
   const raw = lowerExperiment(ctx, ast.entries, (entries) => applyOverrides(entries, overrides));
   if (!raw) return fail(ctx.diagnostics);
-  fillDerivedDefaults(raw, sourceMap);
+  fillDerivedDefaults(raw, sourceMap, ctx.failed);
   const validated = experimentSchema.safeParse(raw);
   if (!validated.success) ctx.diagnostics.push(...schemaDiagnostics(ctx, raw, validated.error.issues));
   if (!validated.success || ctx.diagnostics.length > 0) return fail(ctx.diagnostics);

@@ -17,7 +17,7 @@ export function defaultFfn(dim: number): number {
   return Math.ceil((dim * 8) / 3 / 32) * 32;
 }
 
-export function fillDerivedDefaults(raw: Raw, sourceMap: SourceMap): void {
+export function fillDerivedDefaults(raw: Raw, sourceMap: SourceMap, failed: Set<string>): void {
   raw.output ??= `runs/${raw.name}`;
   const seed = typeof raw.seed === 'number' ? raw.seed : DEFAULT_SEED;
   const tokenizer = objectAt(raw, 'corpus', 'tokenizer');
@@ -33,11 +33,14 @@ export function fillDerivedDefaults(raw: Raw, sourceMap: SourceMap): void {
     if (pretrain && pretrain.min_lr === undefined && typeof pretrain.lr === 'number') pretrain.min_lr = Number((pretrain.lr / 10).toPrecision(12));
   }
   // Without a proxy of its own, the filter scores entropy with the model the policy starts from.
+  // When the policy's `init` was itself wrong, that error is the only one to report.
   const policy = objectAt(raw, 'policy');
-  if (policy?.init !== undefined) {
+  const initFailed = failed.has('policy.init');
+  if (policy?.init !== undefined || initFailed) {
     const filter = (raw.filter ??= {}) as Raw;
-    if (filter.proxy === undefined) {
-      filter.proxy = policy.init;
+    if (filter.proxy === undefined && initFailed) failed.add('filter.proxy');
+    else if (filter.proxy === undefined) {
+      filter.proxy = policy!.init;
       const from = sourceMap.get('policy.init');
       if (from) sourceMap.set('filter.proxy', from);
     }

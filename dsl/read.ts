@@ -1,7 +1,7 @@
 import type { Entry, Value } from './ast.ts';
 import { diagnostic, type Diagnostic } from './diagnostics.ts';
 import { positionOf, type Source, type Span } from './source.ts';
-import { didYouMean } from './suggest.ts';
+import { closest } from './suggest.ts';
 
 // The pieces lowering is built from: a target object in the raw IR, the spec of each key a block
 // accepts, and readers that turn one entry's arguments into a JSON value or report why not.
@@ -80,10 +80,14 @@ export function readEntries(entries: Entry[], keys: Keys, to: Target, where: str
   for (const entry of entries) {
     const spec = keys[entry.key];
     if (!spec) {
+      const suggestion = closest(entry.key, Object.keys(keys));
       report(to.ctx, entry.keySpan, `unknown key \`${entry.key}\` in ${where}`, {
         expected: Object.keys(keys).join(', '),
-        hint: didYouMean(entry.key, Object.keys(keys)),
+        hint: suggestion ? `did you mean \`${suggestion}\`?` : undefined,
       });
+      // The key it was probably meant to be is not missing as well: one error, not two.
+      const meant = suggestion ? keys[suggestion].field : undefined;
+      if (meant) to.ctx.failed.add(pathOf(to, meant));
       continue;
     }
     const first = seen.get(entry.key);
