@@ -33,7 +33,7 @@ export async function* generateArithmetic(options: ArithmeticOptions): AsyncGene
 }
 
 // Problem `index` depends only on (seed, index), so any problem can be regenerated on its own.
-export function arithmeticProblem(index: number, options: ArithmeticOptions): Document {
+function arithmeticProblem(index: number, options: ArithmeticOptions): Document {
   const random = new Random(hashString(`arithmetic/${index}`, options.seed));
   const withTrace = random.float() < options.traceFraction;
   const problem = random.float() < options.algebraFraction ? linearEquation(random, options) : expression(random, options);

@@ -26,7 +26,7 @@ export async function* readFiles(options: FileCorpusOptions): AsyncGenerator<Doc
 
 const CHUNK_BYTES = 1 << 20;
 
-export async function* readTextChunks(path: string): AsyncGenerator<string> {
+async function* readTextChunks(path: string): AsyncGenerator<string> {
   const checker = new Utf8Checker();
   const decoder = new TextDecoder('utf-8');
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {

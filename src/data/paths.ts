@@ -5,7 +5,7 @@ import { join } from 'node:path';
 // within one path segment, `**` for any number of directories). Results keep the order of the
 // patterns; within a directory or glob they are sorted, so a corpus reads the same every run.
 
-export const CORPUS_EXTENSIONS = ['.txt', '.jsonl'];
+const CORPUS_EXTENSIONS = ['.txt', '.jsonl'];
 
 export async function expandPaths(patterns: string[]): Promise<string[]> {
   const files: string[] = [];

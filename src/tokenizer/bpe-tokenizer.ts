@@ -39,7 +39,8 @@ export class BpeTokenizer {
     const special = new Set(specialTokens.values());
     const idOfBytes = new Map<string, number>();
     tokens.forEach((bytes, id) => {
-      if (!special.has(id) && !idOfBytes.has(bytesToByteLevel(bytes))) idOfBytes.set(bytesToByteLevel(bytes), id);
+      const name = bytesToByteLevel(bytes);
+      if (!special.has(id) && !idOfBytes.has(name)) idOfBytes.set(name, id);
     });
     this.byteIds = new Int32Array(256);
     for (let byte = 0; byte < 256; byte++) {

@@ -4,7 +4,7 @@
 // BPE merges never cross.
 
 // Printable Latin-1 bytes stand for themselves; the other 68 bytes map to U+0100 and up, in order.
-export const BYTE_TO_CHAR: readonly string[] = (() => {
+const BYTE_TO_CHAR: readonly string[] = (() => {
   const chars: string[] = new Array(256);
   let next = 256;
   for (let byte = 0; byte < 256; byte++) {
@@ -14,7 +14,7 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
   return chars;
 })();
 
-export const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((char, byte) => [char, byte]));
+const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((char, byte) => [char, byte]));
 
 export function bytesToByteLevel(bytes: Uint8Array): string {
   let text = '';
@@ -33,7 +33,7 @@ export function byteLevelToBytes(token: string, context: string): Uint8Array {
 }
 
 // The GPT-2 pattern, written as both `tokenizers` (Rust) and `@huggingface/tokenizers` (JS) apply it.
-export const PRETOKEN_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const PRETOKEN_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 export function pretokenize(text: string): string[] {
   return text.match(PRETOKEN_PATTERN) ?? [];
