@@ -21,7 +21,10 @@ import { makeSource, type Source } from './source.ts';
 export interface CheckResult {
   ir: ExperimentIR | null;
   diagnostics: Diagnostic[];
+  // IR path (`learner.lr`, `models.base.transformer.dim`) -> where it was written; a span from
+  // a `--set` override carries that override as its `origin`.
   sourceMap: SourceMap;
+  source: Source;
 }
 
 export interface CheckOptions {
@@ -31,9 +34,12 @@ export interface CheckOptions {
   baseDir?: string;
 }
 
+// Enough for any file a person wrote; a generated or hostile one is cut off here.
+const MAX_REPORTED = 50;
+
 export function checkSource(source: Source, options: CheckOptions = {}): CheckResult {
   const sourceMap: SourceMap = new Map();
-  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ir: null, diagnostics: sortDiagnostics(diagnostics), sourceMap });
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ir: null, diagnostics: sortDiagnostics(diagnostics).slice(0, MAX_REPORTED), sourceMap, source });
 
   const lexed = lex(source);
   const parsed = lexed.balanced ? parse(source, lexed.tokens) : null;
@@ -60,7 +66,7 @@ export function checkSource(source: Source, options: CheckOptions = {}): CheckRe
 
   const semantic = semanticDiagnostics(ctx, validated.data, options.baseDir ?? dirname(resolve(source.name)));
   if (semantic.length > 0) return fail(semantic);
-  return { ir: validated.data, diagnostics: [], sourceMap };
+  return { ir: validated.data, diagnostics: [], sourceMap, source };
 }
 
 // Reads a file, turning every way it can be unreadable into a diagnostic: missing, a folder,
@@ -69,7 +75,7 @@ export function checkFile(path: string, options: CheckOptions = {}): CheckResult
   const unreadable = (message: string, offset?: number, text = ''): CheckResult => {
     const source = makeSource(path, text);
     const span = offset === undefined ? null : { start: offset, end: offset + 1 };
-    return { ir: null, diagnostics: [diagnostic(source, span, message)], sourceMap: new Map() };
+    return { ir: null, diagnostics: [diagnostic(source, span, message)], sourceMap: new Map(), source };
   };
   let bytes: Buffer;
   try {
@@ -86,7 +92,7 @@ export function checkFile(path: string, options: CheckOptions = {}): CheckResult
     const source = makeSource(path, before + bytes.subarray(invalid).toString('latin1').split('\n')[0]);
     const span = { start: before.length, end: before.length + 1 };
     const message = `invalid UTF-8 (byte 0x${bytes[invalid].toString(16).padStart(2, '0')})`;
-    return { ir: null, diagnostics: [diagnostic(source, span, message, { expected: 'a UTF-8 text file' })], sourceMap: new Map() };
+    return { ir: null, diagnostics: [diagnostic(source, span, message, { expected: 'a UTF-8 text file' })], sourceMap: new Map(), source };
   }
   const text = bytes.toString('utf8');
   const nul = text.indexOf('\0');
@@ -95,27 +101,24 @@ export function checkFile(path: string, options: CheckOptions = {}): CheckResult
 }
 
 function firstInvalidUtf8(bytes: Buffer): number | null {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return null;
-  } catch {
-    // Decode growing prefixes only on failure, by bisection on the longest valid prefix.
-    let low = 0;
-    let high = bytes.length;
-    while (low < high) {
-      const mid = (low + high + 1) >> 1;
-      if (isValidUtf8Prefix(bytes.subarray(0, mid))) low = mid;
-      else high = mid - 1;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const decodes = (slice: Buffer) => {
+    try {
+      strict.decode(slice);
+      return true;
+    } catch {
+      return false;
     }
-    return low;
+  };
+  if (decodes(bytes)) return null;
+  // Walk the sequences to find where the first bad one starts; the decoder itself rules on
+  // overlong forms and surrogates within a sequence.
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i];
+    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf5 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    if (length > 1 && !decodes(bytes.subarray(i, i + length))) return i;
+    i += length;
   }
-}
-
-function isValidUtf8Prefix(bytes: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: true });
-    return true;
-  } catch {
-    return false;
-  }
+  return bytes.length;
 }
