@@ -14,7 +14,7 @@ import {
 import { embeddingBackward, embeddingBackwardInvocations, embeddingForward } from './kernels/embedding.ts';
 import { argmax, cacheWrite, gatherRows, topkEntropy } from './kernels/inference.ts';
 import { logprobBackward, logprobForward } from './kernels/logprob.ts';
-import { matmulKernelsFor, tileInvocations } from './kernels/matmul.ts';
+import { matmulPlan } from './kernels/matmul.ts';
 import { fill } from './kernels/memory.ts';
 import { accumulate, residualForward } from './kernels/residual.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from './kernels/rmsnorm.ts';
@@ -202,13 +202,14 @@ export class WebGpuBackend implements Backend {
   }
 
   matmulForward(out: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void {
-    this.dispatch(matmulKernelsFor(C, OC).forward, [out, inp, weight], [N, C, OC], tileInvocations(N, OC));
+    const { kernels, invocations } = matmulPlan(C, OC, this.gpu.subgroups);
+    this.dispatch(kernels.forward, [out, inp, weight], [N, C, OC], invocations(N, OC));
   }
 
   matmulBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void {
-    const kernels = matmulKernelsFor(C, OC);
-    this.dispatch(kernels.backwardInput, [dinp, dout, weight], [N, C, OC], tileInvocations(N, C));
-    this.dispatch(kernels.backwardWeight, [dweight, dout, inp], [N, C, OC], tileInvocations(OC, C));
+    const { kernels, invocations } = matmulPlan(C, OC, this.gpu.subgroups);
+    this.dispatch(kernels.backwardInput, [dinp, dout, weight], [N, C, OC], invocations(N, C));
+    this.dispatch(kernels.backwardWeight, [dweight, dout, inp], [N, C, OC], invocations(OC, C));
   }
 
   ropeForward(out: Tensor, inp: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void {

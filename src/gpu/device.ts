@@ -4,6 +4,8 @@ import { create, globals } from 'webgpu';
 
 export interface GpuDevice {
   device: GPUDevice;
+  /** Whether subgroup operations run with at least 8 lanes, as the subgroup matmul kernels need. */
+  subgroups: boolean;
   /** One line naming the adapter, e.g. "webgpu: llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) [mesa, software]". */
   description: string;
   /** Destroys the device and drops the Dawn instance, so that the process can exit on its own. */
@@ -28,6 +30,7 @@ export async function requestGpuDevice(): Promise<GpuDevice> {
   }
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups'] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
       maxBufferSize: limits.maxBufferSize,
@@ -36,6 +39,7 @@ export async function requestGpuDevice(): Promise<GpuDevice> {
     },
   });
   const info = adapter.info;
+  const subgroups = device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
   const name = info.description || info.device || 'unnamed adapter';
   const description = `webgpu: ${name} [${[info.vendor, info.architecture].filter(Boolean).join(', ')}]`;
 
@@ -45,6 +49,7 @@ export async function requestGpuDevice(): Promise<GpuDevice> {
   });
   return {
     device,
+    subgroups,
     description,
     destroy() {
       destroyed = true;

@@ -12,6 +12,12 @@ export interface Kernel {
   bindings: Record<string, Binding>;
   /** Uniform parameters in order; read in WGSL as p.name. */
   params: Record<string, 'u32' | 'i32' | 'f32'>;
+  /**
+   * Uses subgroup operations: the entry point gets `lane` (subgroup_invocation_id). Subgroup
+   * uniformity is not checked, because such kernels pad their invocation count to whole groups
+   * of 8 lanes that return or run together.
+   */
+  subgroups?: boolean;
   /** WGSL functions and constants placed before the entry point. */
   functions?: string;
   /** The body of the entry point; `i` is the invocation index, already checked against p.count. */
@@ -28,13 +34,15 @@ export function kernelSource(kernel: Kernel): string {
     const mode = access === 'write' ? 'read_write' : 'read';
     return `@group(0) @binding(${index + 1}) var<storage, ${mode}> ${name}: array<${element}>;`;
   });
-  return `struct Params { ${fields.join(', ')} }
+  const header = kernel.subgroups ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : '';
+  const laneBuiltin = kernel.subgroups ? ', @builtin(subgroup_invocation_id) lane: u32' : '';
+  return `${header}struct Params { ${fields.join(', ')} }
 @group(0) @binding(0) var<uniform> p: Params;
 ${buffers.join('\n')}
 ${kernel.functions ?? ''}
 @compute @workgroup_size(${WORKGROUP_SIZE})
-fn main(@builtin(global_invocation_id) globalId: vec3u, @builtin(num_workgroups) workgroupCount: vec3u) {
-  let i = globalId.x + globalId.y * workgroupCount.x * ${WORKGROUP_SIZE}u;
+fn main(@builtin(workgroup_id) workgroup: vec3u, @builtin(num_workgroups) workgroupCount: vec3u, @builtin(local_invocation_index) local: u32${laneBuiltin}) {
+  let i = (workgroup.x + workgroup.y * workgroupCount.x) * ${WORKGROUP_SIZE}u + local;
   if (i >= p.count) { return; }
 ${kernel.body}
 }
