@@ -21,9 +21,9 @@ export const TINY_EXPERIMENT = `experiment tiny {
 }
 `;
 
-/** The tiny experiment's IR with `--set` style overrides applied. */
-export function tinyExperiment(overrides: string[] = []): ExperimentIR {
-  const checked = checkSource(makeSource('tiny.rpt', TINY_EXPERIMENT), { overrides, baseDir: tmpdir() });
+/** The tiny experiment's IR (or that of a variant of its text) with `--set` overrides applied. */
+export function tinyExperiment(overrides: string[] = [], text = TINY_EXPERIMENT): ExperimentIR {
+  const checked = checkSource(makeSource('tiny.rpt', text), { overrides, baseDir: tmpdir() });
   if (!checked.ir) throw new Error(checked.diagnostics.map(renderDiagnostic).join('\n'));
   return checked.ir;
 }

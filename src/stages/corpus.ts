@@ -16,7 +16,8 @@ const BROWN_LETTERS: Record<string, string> = {
   learned: 'j', fiction: 'k', mystery: 'l', science_fiction: 'm', adventure: 'n', romance: 'p', humor: 'r',
 };
 
-const ALL_OPS = ['add', 'sub', 'mul'];
+type Op = 'add' | 'sub' | 'mul';
+const OPERATORS: Record<Op, string> = { add: '+', sub: '-', mul: '*' };
 
 /** One side of the corpus's seeded document split; paths are relative to `baseDir`. */
 export function corpusDocuments(corpus: CorpusIR, seed: number, baseDir: string, part: SplitPart): AsyncGenerator<Document> {
@@ -26,17 +27,26 @@ export function corpusDocuments(corpus: CorpusIR, seed: number, baseDir: string,
 async function* allDocuments(corpus: CorpusIR, seed: number, baseDir: string): AsyncGenerator<Document> {
   const source = corpus.source;
   if (source.kind === 'arithmetic') {
-    if (new Set(source.ops).size < ALL_OPS.length) {
-      throw new Error(`corpus: the arithmetic generator mixes all of ${ALL_OPS.join(', ')}; a subset (${source.ops.join(', ')}) is not supported yet`);
-    }
-    yield* generateArithmetic({
+    const forbidden = Object.entries(OPERATORS).filter(([op]) => !source.ops.includes(op as Op)).map(([, operator]) => operator);
+    // The generator draws each operator uniformly from all three; keeping only the problems
+    // without a forbidden one draws each uniformly from the allowed ones, and keeps each
+    // problem's id (its index) and text as the generator makes them.
+    const problems = generateArithmetic({
       ...DEFAULT_ARITHMETIC,
       seed,
-      problems: source.problems,
+      problems: Number.MAX_SAFE_INTEGER, // stopped below, once enough are kept
       minDigits: source.digits.min,
       maxDigits: source.digits.max,
       traceFraction: source.traces,
     });
+    let kept = 0;
+    for await (const problem of problems) {
+      if (kept === source.problems) break;
+      const question = problem.text.slice(0, problem.text.indexOf('='));
+      if (forbidden.some((operator) => question.includes(operator))) continue;
+      kept++;
+      yield problem;
+    }
   } else if (source.kind === 'brown') {
     const letters = new Set(source.categories.map((category) => BROWN_LETTERS[category]));
     for await (const document of readBrown()) {
