@@ -46,9 +46,12 @@ describe.skipIf(!gpu.backend)(`webgpu backend ${gpu.skipReason}`, () => {
     const b = backend.zeros(6);
     backend.copy(b, 1, a, 2, 3);
     expect(Array.from(await backend.read(b))).toEqual([0, 3, 4, 5, 0, 0]);
+    const c = backend.zeros(8); // a multiple of 4: the vec4 form of the kernel
     backend.fill(a, 2.5);
+    backend.fill(c, -1.5);
     backend.fill(b, 0);
     expect(Array.from(await backend.read(a))).toEqual([2.5, 2.5, 2.5, 2.5, 2.5]);
+    expect(Array.from(await backend.read(c))).toEqual(new Array(8).fill(-1.5));
     expect(Array.from(await backend.read(b))).toEqual([0, 0, 0, 0, 0, 0]);
   });
 

@@ -5,7 +5,7 @@
 // recorded dispatches share one buffer written once per submit.
 import type { AdamWSettings, Backend, DType, Tensor } from '../backend/backend.ts';
 import { requestGpuDevice, type GpuDevice } from './device.ts';
-import { kernelSource, WORKGROUP_SIZE, type Kernel } from './kernel.ts';
+import { kernelSource, WORKGROUP_SIZE, type ElementwiseKernels, type Kernel } from './kernel.ts';
 import { adamw, sumSquaresFinish, sumSquaresPartial, SUM_SQUARES_PARTIALS } from './kernels/adamw.ts';
 import {
   attentionKeyValueBackward, attentionQueryBackward, attentionScores, attentionScoresBackward, attentionValues,
@@ -151,7 +151,7 @@ export class WebGpuBackend implements Backend {
     if (value === 0 && !Object.is(value, -0)) {
       if (tensor.length > 0) this.commands().clearBuffer(tensor.buffer.gpu, 0, tensor.length * 4);
     } else {
-      this.dispatch(fill, [dst], [value], tensor.length);
+      this.elementwise(fill, [dst], [value], tensor.length);
     }
   }
 
@@ -239,20 +239,20 @@ export class WebGpuBackend implements Backend {
   }
 
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, N: number, H: number): void {
-    this.dispatch(swigluForward, [out, gate, up], [], N * H);
+    this.elementwise(swigluForward, [out, gate, up], [], N * H);
   }
 
   swigluBackward(dgate: Tensor, dup: Tensor, dout: Tensor, gate: Tensor, up: Tensor, N: number, H: number): void {
-    this.dispatch(swigluBackward, [dgate, dup, dout, gate, up], [], N * H);
+    this.elementwise(swigluBackward, [dgate, dup, dout, gate, up], [], N * H);
   }
 
   residualForward(out: Tensor, a: Tensor, b: Tensor, n: number): void {
-    if (out === a) this.dispatch(accumulate, [out, b], [], n);
-    else this.dispatch(residualForward, [out, a, b], [], n);
+    if (out === a) this.elementwise(accumulate, [out, b], [], n);
+    else this.elementwise(residualForward, [out, a, b], [], n);
   }
 
   accumulate(dst: Tensor, src: Tensor, n: number): void {
-    this.dispatch(accumulate, [dst, src], [], n);
+    this.elementwise(accumulate, [dst, src], [], n);
   }
 
   logprobForward(logp: Tensor, logits: Tensor, targets: Tensor, N: number, V: number): void {
@@ -275,7 +275,7 @@ export class WebGpuBackend implements Backend {
     const mCorrection = 1 - Math.pow(s.beta1, s.step);
     const vCorrection = 1 - Math.pow(s.beta2, s.step);
     const params = [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, mCorrection, vCorrection, s.maxGradNorm];
-    this.dispatch(adamw, [param, m, v, grad, gradSumSquares], params, n);
+    this.elementwise(adamw, [param, m, v, grad, gradSumSquares], params, n);
   }
 
   // ---- inference ---------------------------------------------------------------------------
@@ -327,6 +327,12 @@ export class WebGpuBackend implements Backend {
     this.pass.setPipeline(pipeline.pipeline);
     this.pass.setBindGroup(0, bindGroup, [offset]);
     this.pass.dispatchWorkgroups(x, Math.ceil(groups / x));
+  }
+
+  /** Records an elementwise kernel over n elements: 4 per invocation when n is a multiple of 4. */
+  private elementwise(kernels: ElementwiseKernels, tensors: Tensor[], params: number[], n: number): void {
+    if (n % 4 === 0) this.dispatch(kernels.vector, tensors, params, n / 4);
+    else this.dispatch(kernels.scalar, tensors, params, n);
   }
 
   /** The current command encoder, with the compute pass ended unless `forPass`. */

@@ -71,3 +71,26 @@ fn store_${buffer}(start: u32, c: u32, cols: u32, value: vec4f) {
   }
 }`;
 }
+
+/** The scalar kernel and its vec4 twin, which handles 4 elements per invocation. */
+export interface ElementwiseKernels {
+  scalar: Kernel;
+  vector: Kernel;
+}
+
+/**
+ * An elementwise kernel over f32 tensors in two forms: as written, one element per invocation,
+ * and with every buffer read as vec4<f32>, 4 elements per invocation, for lengths that are
+ * multiples of 4 (several times faster on lavapipe, where each invocation has a fixed cost).
+ * The body must read the same as WGSL for f32 and vec4f values; `ELEMENT` names the type.
+ * Bindings named in `scalars` stay f32 in both forms.
+ */
+export function elementwise(kernel: Kernel, scalars: string[] = []): ElementwiseKernels {
+  const vectorBindings = Object.fromEntries(
+    Object.entries(kernel.bindings).map(([name, binding]) => [name, scalars.includes(name) ? binding : (binding.replace('f32', 'vec4f') as Binding)]),
+  );
+  return {
+    scalar: { ...kernel, body: kernel.body.replaceAll('ELEMENT', 'f32') },
+    vector: { ...kernel, name: `${kernel.name}_vec4`, bindings: vectorBindings, body: kernel.body.replaceAll('ELEMENT', 'vec4f') },
+  };
+}

@@ -1,5 +1,5 @@
 // The optimizer: the global gradient norm and one AdamW step, both without a readback.
-import type { Kernel } from '../kernel.ts';
+import { elementwise, type Kernel } from '../kernel.ts';
 
 /** Partial sums of squares: the global norm is reduced in two passes instead of with barriers. */
 export const SUM_SQUARES_PARTIALS = 1024;
@@ -30,7 +30,7 @@ export const sumSquaresFinish: Kernel = {
  * One AdamW step with bias correction and decoupled weight decay; the gradient is first scaled by
  * min(1, maxGradNorm / sqrt(gradSumSquares[0])) when maxGradNorm > 0.
  */
-export const adamw: Kernel = {
+export const adamw = elementwise({
   name: 'adamw',
   bindings: { param: 'write f32', m: 'write f32', v: 'write f32', grad: 'read f32', gradSumSquares: 'read f32' },
   params: { lr: 'f32', beta1: 'f32', beta2: 'f32', eps: 'f32', weightDecay: 'f32', mCorrection: 'f32', vCorrection: 'f32', maxGradNorm: 'f32' },
@@ -45,4 +45,4 @@ export const adamw: Kernel = {
   let mHat = mi / p.mCorrection;
   let vHat = vi / p.vCorrection;
   param[i] -= p.lr * (mHat / (sqrt(vHat) + p.eps) + p.weightDecay * param[i]);`,
-};
+}, ['gradSumSquares']);
