@@ -73,7 +73,7 @@ export function clippedSurrogate(input: ClippedSurrogateInput): ClippedSurrogate
 }
 
 /** Per-token weights that sum to 1 over the batch (or are all 0 when the mask is empty). */
-function aggregationWeights(mask: ArrayLike<number>, T: number, aggregation: Aggregation): Float64Array {
+export function aggregationWeights(mask: ArrayLike<number>, T: number, aggregation: Aggregation): Float64Array {
   const weights = new Float64Array(mask.length);
   if (aggregation === 'token_mean') {
     const count = sum(mask);
