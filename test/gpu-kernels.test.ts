@@ -94,21 +94,24 @@ describe.skipIf(!gpu.backend)(`webgpu kernels match the cpu reference ${gpu.skip
     );
   });
 
-  test('causal attention forward and backward', async () => {
-    const B = 3, T = 13, NH = 3, HS = 6, size = B * T * NH * HS;
-    await expectSameOnBoth(
-      {
-        out: uniform(random, size), probs: uniform(random, B * NH * T * T),
-        q: uniform(random, size, 2), k: uniform(random, size, 2), v: uniform(random, size),
-        dq: uniform(random, size), dk: uniform(random, size), dv: uniform(random, size), dout: uniform(random, size),
-      },
-      (b, t) => {
-        b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, HS);
-        b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, HS);
-      },
-      ['out', 'probs', 'dq', 'dk', 'dv'], TRANSCENDENTAL,
-    );
-  });
+  // HS = 8, a multiple of 4, reads q, k, v and dout as vec4 in the score kernels.
+  for (const HS of [6, 8]) {
+    test(`causal attention forward and backward, HS=${HS}`, async () => {
+      const B = 3, T = 13, NH = 3, size = B * T * NH * HS;
+      await expectSameOnBoth(
+        {
+          out: uniform(random, size), probs: uniform(random, B * NH * T * T),
+          q: uniform(random, size, 2), k: uniform(random, size, 2), v: uniform(random, size),
+          dq: uniform(random, size), dk: uniform(random, size), dv: uniform(random, size), dout: uniform(random, size),
+        },
+        (b, t) => {
+          b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, HS);
+          b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, HS);
+        },
+        ['out', 'probs', 'dq', 'dk', 'dv'], TRANSCENDENTAL,
+      );
+    });
+  }
 
   // H = 24 makes N*H a multiple of 4, which takes the vec4 form of elementwise kernels.
   for (const H of [23, 24]) {
@@ -196,21 +199,23 @@ describe.skipIf(!gpu.backend)(`webgpu kernels match the cpu reference ${gpu.skip
     );
   });
 
-  test('key/value cache write and attention against the cache', async () => {
-    const B = 3, Tq = 2, NH = 3, HS = 6, C = NH * HS, Tmax = 17;
-    // Each sequence decodes two queries at its own positions; the cache beyond them holds noise.
-    const positions = Int32Array.of(0, 1, 9, 10, 15, 16);
-    await expectSameOnBoth(
-      {
-        kCache: uniform(random, B * Tmax * C), vCache: uniform(random, B * Tmax * C), k: uniform(random, B * Tq * C),
-        v: uniform(random, B * Tq * C), q: uniform(random, B * Tq * C, 2), positions, out: uniform(random, B * Tq * C),
-      },
-      (b, t) => {
-        b.cacheWrite(t.kCache, t.k, t.positions, B, Tq, Tmax, C);
-        b.cacheWrite(t.vCache, t.v, t.positions, B, Tq, Tmax, C);
-        b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, Tq, NH, HS, Tmax);
-      },
-      ['kCache', 'vCache', 'out'], TRANSCENDENTAL,
-    );
-  });
+  for (const HS of [6, 8]) {
+    test(`key/value cache write and attention against the cache, HS=${HS}`, async () => {
+      const B = 3, Tq = 2, NH = 3, C = NH * HS, Tmax = 17;
+      // Each sequence decodes two queries at its own positions; the cache beyond them holds noise.
+      const positions = Int32Array.of(0, 1, 9, 10, 15, 16);
+      await expectSameOnBoth(
+        {
+          kCache: uniform(random, B * Tmax * C), vCache: uniform(random, B * Tmax * C), k: uniform(random, B * Tq * C),
+          v: uniform(random, B * Tq * C), q: uniform(random, B * Tq * C, 2), positions, out: uniform(random, B * Tq * C),
+        },
+        (b, t) => {
+          b.cacheWrite(t.kCache, t.k, t.positions, B, Tq, Tmax, C);
+          b.cacheWrite(t.vCache, t.v, t.positions, B, Tq, Tmax, C);
+          b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, Tq, NH, HS, Tmax);
+        },
+        ['kCache', 'vCache', 'out'], TRANSCENDENTAL,
+      );
+    });
+  }
 });

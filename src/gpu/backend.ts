@@ -8,7 +8,7 @@ import { requestGpuDevice, type GpuDevice } from './device.ts';
 import { kernelSource, WORKGROUP_SIZE, type ElementwiseKernels, type Kernel } from './kernel.ts';
 import { adamw, sumSquaresFinish, sumSquaresPartial, SUM_SQUARES_PARTIALS } from './kernels/adamw.ts';
 import {
-  attentionKeyValueBackward, attentionQueryBackward, attentionScores, attentionScoresBackward, attentionValues,
+  attentionKeyValueBackward, attentionQueryBackward, attentionScoresBackwardFor, attentionScoresFor, attentionValues,
   attentionValuesDecode, channelGroupInvocations,
 } from './kernels/attention.ts';
 import { embeddingBackward, embeddingBackwardInvocations, embeddingForward } from './kernels/embedding.ts';
@@ -26,8 +26,6 @@ const PARAM_SLOTS = 4096;
 /** Bind groups kept for reuse: a training loop binds the same buffers step after step. */
 const MAX_CACHED_BIND_GROUPS = 8192;
 
-const attentionScoresTraining = attentionScores(false);
-const attentionScoresDecode = attentionScores(true);
 const ropeForwardCopy = ropeForward(false);
 const ropeForwardInPlace = ropeForward(true);
 
@@ -223,7 +221,7 @@ export class WebGpuBackend implements Backend {
   }
 
   attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void {
-    this.dispatch(attentionScoresTraining, [probs, q, k], [T, T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(attentionScoresFor(false, HS), [probs, q, k], [T, T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
     this.dispatch(attentionValues, [out, probs, v], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
   }
 
@@ -232,7 +230,7 @@ export class WebGpuBackend implements Backend {
     B: number, T: number, NH: number, HS: number,
   ): void {
     const dscores = this.allocate(B * NH * T * T, 'f32', false);
-    this.dispatch(attentionScoresBackward, [dscores, dout, probs, v], [T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(attentionScoresBackwardFor(HS), [dscores, dout, probs, v], [T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
     this.dispatch(attentionQueryBackward, [dq, dscores, k], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
     this.dispatch(attentionKeyValueBackward, [dk, dv, dscores, probs, q, dout], [T, NH, HS], channelGroupInvocations(B * T, NH, HS));
     this.release(dscores);
@@ -300,7 +298,7 @@ export class WebGpuBackend implements Backend {
     out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor, B: number, Tq: number, NH: number, HS: number, Tmax: number,
   ): void {
     const probs = this.allocate(B * NH * Tq * Tmax, 'f32', false);
-    this.dispatch(attentionScoresDecode, [probs, q, kCache, positions], [Tq, Tmax, NH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
+    this.dispatch(attentionScoresFor(true, HS), [probs, q, kCache, positions], [Tq, Tmax, NH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
     this.dispatch(attentionValuesDecode, [out, probs, vCache, positions], [Tq, Tmax, NH, HS], channelGroupInvocations(B * Tq, NH, HS));
     this.release(probs);
   }

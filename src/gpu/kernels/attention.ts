@@ -11,26 +11,30 @@ function lastKey(decode: boolean, queryRow: string, t: string): string {
 
 /**
  * probs[B,NH,Tq,Tk] = causal softmax(q k^T * scale) with q [B,Tq,NH,HS], k [B,Tk,NH,HS];
- * entries past the last key are 0. One invocation per (b, h, t) row.
+ * entries past the last key are 0. One invocation per (b, h, t) row. With `vectorized` (HS a
+ * multiple of 4) q and k are read as vec4: about twice as fast on lavapipe.
  */
-export function attentionScores(decode: boolean): Kernel {
+function attentionScores(decode: boolean, vectorized: boolean): Kernel {
+  const element = vectorized ? 'vec4f' : 'f32';
   return {
-    name: decode ? 'attention_scores_decode' : 'attention_scores',
-    bindings: { probs: 'write f32', q: 'read f32', k: 'read f32', ...(decode ? { positions: 'read i32' as const } : {}) },
+    name: `attention_scores${decode ? '_decode' : ''}${vectorized ? '_vec4' : ''}`,
+    bindings: { probs: 'write f32', q: `read ${element}`, k: `read ${element}`, ...(decode ? { positions: 'read i32' as const } : {}) },
     params: { Tq: 'u32', Tk: 'u32', NH: 'u32', HS: 'u32', scale: 'f32' },
     body: `
   let b = i / (p.NH * p.Tq);
   let h = (i / p.Tq) % p.NH;
   let t = i % p.Tq;
   let last = ${lastKey(decode, 'b * p.Tq + t', 't')};
-  let C = p.NH * p.HS;
-  let query = (b * p.Tq + t) * C + h * p.HS;
+  // Head rows in units of the element type: 4 floats per element when vectorized.
+  let width = p.HS / ${vectorized ? 4 : 1}u;
+  let C = p.NH * width;
+  let query = (b * p.Tq + t) * C + h * width;
   let row = i * p.Tk;
   var maxScore = -3.0e38;
   for (var j = 0u; j <= last; j++) {
-    let key = (b * p.Tk + j) * C + h * p.HS;
+    let key = (b * p.Tk + j) * C + h * width;
     var score = 0.0;
-    for (var c = 0u; c < p.HS; c++) { score += q[query + c] * k[key + c]; }
+    for (var c = 0u; c < width; c++) { score += ${vectorized ? 'dot(q[query + c], k[key + c])' : 'q[query + c] * k[key + c]'}; }
     score *= p.scale;
     probs[row + j] = score;
     maxScore = max(maxScore, score);
@@ -44,6 +48,13 @@ export function attentionScores(decode: boolean): Kernel {
   for (var j = 0u; j <= last; j++) { probs[row + j] /= sum; }
   for (var j = last + 1u; j < p.Tk; j++) { probs[row + j] = 0.0; }`,
   };
+}
+
+const scoreKernels = [false, true].map((decode) => [false, true].map((vectorized) => attentionScores(decode, vectorized)));
+
+/** The scores kernel for training or decoding at head size HS. */
+export function attentionScoresFor(decode: boolean, HS: number): Kernel {
+  return scoreKernels[Number(decode)][Number(HS % 4 === 0)];
 }
 
 /**
@@ -80,31 +91,43 @@ export const attentionValuesDecode = weightedRows('attention_values_decode', tru
 
 /**
  * dscores[B,NH,T,T] = probs * (dprobs - sum(probs * dprobs)) * scale where dprobs = dout v^T:
- * the gradient of the scaled scores, below and on the diagonal. One invocation per row.
+ * the gradient of the scaled scores, below and on the diagonal. One invocation per row; dout and
+ * v read as vec4 when `vectorized` (HS a multiple of 4).
  */
-export const attentionScoresBackward: Kernel = {
-  name: 'attention_scores_backward',
-  bindings: { dscores: 'write f32', dout: 'read f32', probs: 'read f32', v: 'read f32' },
-  params: { T: 'u32', NH: 'u32', HS: 'u32', scale: 'f32' },
-  body: `
+function attentionScoresBackward(vectorized: boolean): Kernel {
+  const element = vectorized ? 'vec4f' : 'f32';
+  return {
+    name: `attention_scores_backward${vectorized ? '_vec4' : ''}`,
+    bindings: { dscores: 'write f32', dout: `read ${element}`, probs: 'read f32', v: `read ${element}` },
+    params: { T: 'u32', NH: 'u32', HS: 'u32', scale: 'f32' },
+    body: `
   let b = i / (p.NH * p.T);
   let h = (i / p.T) % p.NH;
   let t = i % p.T;
-  let C = p.NH * p.HS;
-  let query = (b * p.T + t) * C + h * p.HS;
+  let width = p.HS / ${vectorized ? 4 : 1}u;
+  let C = p.NH * width;
+  let query = (b * p.T + t) * C + h * width;
   let row = i * p.T;
   var probsDotDprobs = 0.0;
   for (var j = 0u; j <= t; j++) {
-    let value = (b * p.T + j) * C + h * p.HS;
+    let value = (b * p.T + j) * C + h * width;
     var dp = 0.0;
-    for (var c = 0u; c < p.HS; c++) { dp += dout[query + c] * v[value + c]; }
+    for (var c = 0u; c < width; c++) { dp += ${vectorized ? 'dot(dout[query + c], v[value + c])' : 'dout[query + c] * v[value + c]'}; }
     dscores[row + j] = dp;
     probsDotDprobs += probs[row + j] * dp;
   }
   for (var j = 0u; j <= t; j++) {
     dscores[row + j] = probs[row + j] * (dscores[row + j] - probsDotDprobs) * p.scale;
   }`,
-};
+  };
+}
+
+const scoreBackwardKernels = [false, true].map(attentionScoresBackward);
+
+/** The score-gradient kernel at head size HS. */
+export function attentionScoresBackwardFor(HS: number): Kernel {
+  return scoreBackwardKernels[Number(HS % 4 === 0)];
+}
 
 /** dq[B,T,NH,HS] += dscores @ k */
 export const attentionQueryBackward = weightedRows('attention_query_backward', false, true);
