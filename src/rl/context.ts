@@ -1,0 +1,40 @@
+// The contexts RPT trains on: the filter stage's kept train positions, each a document prefix
+// with the true continuation that follows it.
+
+import type { TokenizedSplit } from '../stages/token-data.ts';
+import { concatBytes } from '../tokenizer/bpe-tokenizer.ts';
+import type { ReasoningVocabulary } from './prompt.ts';
+
+export interface RptContext {
+  document: number; // index into the split's documents
+  offset: number; // the position predicted: the context is the document's tokens before it
+  context: Int32Array;
+  continuation: Int32Array; // the next window of tokens, the ground truth the reward checks
+}
+
+/** The ground truth as the rewards see it: its bytes and the byte offsets where its tokens end. */
+export interface Continuation {
+  bytes: Uint8Array;
+  boundaries: number[]; // cumulative byte lengths of the continuation's tokens
+}
+
+/** The context of kept position `index`, for kept (document, offset) pairs from the filter stage. */
+export function keptContext(split: TokenizedSplit, kept: Int32Array, index: number, windowTokens: number): RptContext {
+  const document = kept[2 * index], offset = kept[2 * index + 1];
+  const start = split.starts[document], end = split.starts[document + 1];
+  if (offset + windowTokens > end - start) throw new Error(`kept position ${index} (document ${document}, offset ${offset}) has no window of ${windowTokens} tokens`);
+  return {
+    document,
+    offset,
+    context: split.tokens.subarray(start, start + offset),
+    continuation: split.tokens.subarray(start + offset, start + offset + windowTokens),
+  };
+}
+
+export function continuationBytes(continuation: Int32Array, vocabulary: ReasoningVocabulary): Continuation {
+  const parts = Array.from(continuation, (id) => vocabulary.tokenBytes(id));
+  const boundaries: number[] = [];
+  let length = 0;
+  for (const part of parts) boundaries.push((length += part.length));
+  return { bytes: concatBytes(parts), boundaries };
+}

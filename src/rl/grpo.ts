@@ -1,0 +1,115 @@
+// GRPO, as RPT uses it: rewards are compared within the group of responses to one context, the
+// policy takes clipped-surrogate steps on those group-relative advantages, optionally held near
+// a frozen reference by a KL penalty.
+
+import { aggregationWeights, clippedSurrogate, type Aggregation, type ClippedSurrogateInput, type ClippedSurrogateResult } from '../model/loss.ts';
+import type { AdamW } from '../model/optimizer.ts';
+import { trainStep } from '../model/train-step.ts';
+import type { Transformer } from '../model/transformer.ts';
+import { sequenceLogprobs } from '../model/infer.ts';
+import { batchLayout, policyBatch } from './policy-batch.ts';
+
+/** Added to the standard deviation so that a near-uniform group does not blow its advantages up. */
+export const ADVANTAGE_EPS = 1e-6;
+
+/**
+ * Advantage of each response of a group: r - mean(r), divided by (std(r) + eps) when `byStd`.
+ * std is the sample standard deviation (n - 1), as in verl, the stack the paper ran on. A group
+ * whose rewards are all equal gets advantage 0 everywhere.
+ */
+export function groupAdvantages(rewards: readonly number[], byStd: boolean): number[] {
+  const n = rewards.length;
+  const mean = rewards.reduce((total, r) => total + r, 0) / n;
+  const deviations = rewards.map((r) => r - mean);
+  if (!byStd) return deviations;
+  const std = n > 1 ? Math.sqrt(deviations.reduce((total, d) => total + d * d, 0) / (n - 1)) : 0;
+  return deviations.map((d) => d / (std + ADVANTAGE_EPS));
+}
+
+/** A group that teaches nothing: every response earned the same reward. */
+export function allEqual(rewards: readonly number[]): boolean {
+  return rewards.every((r) => r === rewards[0]);
+}
+
+export interface GrpoLossInput extends ClippedSurrogateInput {
+  refLogp?: Float32Array; // [B*T] under the frozen reference, needed when klCoefficient > 0
+  klCoefficient: number;
+}
+
+export interface GrpoLossResult extends ClippedSurrogateResult {
+  refKl: number; // mean over response tokens of the k3 estimate of KL(policy || reference); 0 without a reference
+}
+
+/**
+ * The clipped surrogate plus klCoefficient times the k3 estimator of KL(policy || reference) per
+ * token, k3 = exp(ref - logp) - (ref - logp) - 1 (unbiased, never negative), averaged over
+ * tokens with the surrogate's own aggregation. Its derivative is 1 - exp(ref - logp).
+ */
+export function grpoLoss(input: GrpoLossInput): GrpoLossResult {
+  const surrogate = clippedSurrogate(input);
+  const { logp, refLogp, klCoefficient, mask, T } = input;
+  if (klCoefficient === 0) return { ...surrogate, refKl: 0 };
+  if (refLogp === undefined) throw new Error('a KL penalty needs the log-probabilities of a reference model');
+  const weights = aggregationWeights(mask, T, input.aggregation ?? 'token_mean');
+  let loss = surrogate.loss, klSum = 0, tokens = 0;
+  for (let i = 0; i < logp.length; i++) {
+    if (mask[i] === 0) continue;
+    const delta = refLogp[i] - logp[i];
+    const kl = Math.exp(delta) - delta - 1;
+    loss += klCoefficient * weights[i] * kl;
+    surrogate.dlogp[i] += klCoefficient * weights[i] * (1 - Math.exp(delta));
+    klSum += mask[i] * kl;
+    tokens += mask[i];
+  }
+  return { ...surrogate, loss, refKl: tokens > 0 ? klSum / tokens : 0 };
+}
+
+/** One response as the learner trains on it. */
+export interface LearnerRow {
+  prompt: Int32Array;
+  response: Int32Array;
+  oldLogp: Float32Array; // per response token, under the weights that sampled it
+  advantage: number;
+}
+
+export interface GrpoSettings {
+  clipLow: number;
+  clipHigh: number;
+  aggregation: Aggregation;
+  klCoefficient: number; // 0: no reference needed
+  updates: number; // optimizer steps on the same rows
+}
+
+export interface GrpoUpdateResult {
+  loss: number; // means over the updates
+  clipFraction: number;
+  policyKl: number; // drift from the sampling weights, (r - 1) - log r per token
+  refKl: number | null; // null without a KL penalty
+  gradNorm: number;
+}
+
+/** `settings.updates` optimizer steps of the clipped surrogate on the rows, at learning rate `lr`. */
+export async function grpoUpdate(model: Transformer, optimizer: AdamW, reference: Transformer | null, rows: readonly LearnerRow[], settings: GrpoSettings, lr: number): Promise<GrpoUpdateResult> {
+  const batch = policyBatch(rows);
+  const oldLogp = batchLayout(rows.map((row) => row.oldLogp), batch);
+  const advantages = batchLayout(rows.map((row) => new Float32Array(row.response.length).fill(row.advantage)), batch);
+  let refLogp: Float32Array | undefined;
+  if (settings.klCoefficient > 0) {
+    if (reference === null) throw new Error('a KL penalty needs a reference model');
+    refLogp = await sequenceLogprobs(reference, batch.inputs, batch.targets, batch.B, batch.T);
+  }
+  const totals = { loss: 0, clipFraction: 0, policyKl: 0, refKl: 0, gradNorm: 0 };
+  for (let u = 0; u < settings.updates; u++) {
+    const result = await trainStep(model, optimizer, batch, (logp) => grpoLoss({
+      logp, oldLogp, advantages, refLogp, mask: batch.mask, T: batch.T,
+      clipLow: settings.clipLow, clipHigh: settings.clipHigh, aggregation: settings.aggregation, klCoefficient: settings.klCoefficient,
+    }), lr);
+    totals.loss += result.loss;
+    totals.clipFraction += result.clipFraction;
+    totals.policyKl += result.approxKl;
+    totals.refKl += result.refKl;
+    totals.gradNorm += result.gradNorm;
+  }
+  const n = settings.updates;
+  return { loss: totals.loss / n, clipFraction: totals.clipFraction / n, policyKl: totals.policyKl / n, refKl: refLogp ? totals.refKl / n : null, gradNorm: totals.gradNorm / n };
+}

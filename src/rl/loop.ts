@@ -1,0 +1,189 @@
+// The RPT loop in one process: draw contexts from the kept positions, sample G reasoning
+// rollouts for each, score them with the policy (old log-probabilities, entropy), reward them,
+// turn rewards into group advantages, and take a GRPO step; repeat. The actor runtime spreads
+// the same stages over threads; this is its reference. Sampling and learning share one model
+// here, so the samplers always hold the newest weights (on-policy).
+
+import type { LearnerIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
+import { AdamW } from '../model/optimizer.ts';
+import { learningRate } from '../model/schedule.ts';
+import type { Transformer } from '../model/transformer.ts';
+import { Random } from '../util/random.ts';
+import { continuationBytes, type RptContext } from './context.ts';
+import { allEqual, groupAdvantages, grpoUpdate, type GrpoUpdateResult } from './grpo.ts';
+import { perResponse, policyBatch, policyScores } from './policy-batch.ts';
+import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type UnparseableReason } from './prompt.ts';
+import { sampleRollouts, type Rollout, type RolloutGroup } from './rollout.ts';
+import { Verifier } from './verifier.ts';
+
+/** With dynamic sampling, rounds of sampling a step may take to fill its batch before it trains on fewer groups. */
+export const MAX_SAMPLING_ROUNDS = 8;
+
+export interface RptLoopInputs {
+  model: Transformer; // the policy, trained in place
+  reference: Transformer | null; // frozen, for the KL penalty; needed when learner.kl > 0
+  vocabulary: ReasoningVocabulary;
+  contexts: { count: number; at(index: number): RptContext }; // e.g. keptContext over the filter's positions
+  policy: Pick<PolicyIR, 'think_tokens' | 'answer_tokens' | 'temperature' | 'top_p' | 'top_k'>;
+  reward: RewardIR;
+  learner: Omit<LearnerIR, 'algorithm'>;
+  baseDir: string; // the experiment file's folder, for a reward module's path
+  seed: number;
+  configVersion: number;
+}
+
+export interface ScoredRollout extends Rollout {
+  logp: Float32Array; // per response token, under the weights that sampled it
+  entropy: number; // mean top-k entropy of the policy over the response tokens
+  reward: number;
+  rewardError?: string;
+}
+
+export interface ScoredGroup extends Omit<RolloutGroup, 'rollouts'> {
+  rollouts: ScoredRollout[];
+  advantages: number[];
+}
+
+export interface StepMetrics {
+  step: number;
+  weight_version: number; // learner updates behind the weights that sampled this step
+  config_version: number;
+  lr: number;
+  mean_reward: number; // over every rollout sampled this step
+  all_equal_fraction: number; // of the groups sampled
+  groups_sampled: number;
+  groups_trained: number;
+  sampling_rounds: number;
+  response_length: number; // mean tokens per response, markers included
+  think_length: number; // mean thought tokens per response
+  unparseable: Record<UnparseableReason, number>;
+  reward_errors: string[]; // every error a reward module reported this step (those rollouts scored 0)
+  entropy: number; // mean top-k entropy of the policy over sampled response tokens
+  loss: number | null; // the GRPO update's figures; null when no group was left to train on
+  clip_fraction: number | null;
+  policy_kl: number | null;
+  ref_kl: number | null; // also null without a KL penalty
+  grad_norm: number | null;
+}
+
+export interface StepResult {
+  metrics: StepMetrics;
+  trained: ScoredGroup[]; // the groups the update used
+}
+
+export class RptLoop {
+  readonly optimizer: AdamW;
+  step = 0; // loop steps taken
+  weightVersion = 0; // learner updates made
+  private readonly verifier: Verifier;
+  private readonly random: Random;
+
+  constructor(private readonly inputs: RptLoopInputs) {
+    const { model, learner } = inputs;
+    this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
+    this.verifier = new Verifier(inputs.reward, inputs.baseDir);
+    this.random = new Random(inputs.seed);
+  }
+
+  /** Steps until learner.steps have been taken, handing each result to `onStep`. */
+  async run(onStep: (result: StepResult) => void): Promise<void> {
+    while (this.step < this.inputs.learner.steps) onStep(await this.takeStep());
+  }
+
+  async takeStep(): Promise<StepResult> {
+    const { learner, model, reference } = this.inputs;
+    const step = this.step + 1;
+    const weightVersion = this.weightVersion;
+    const dynamic = learner.dynamic_sampling_after !== null && step >= learner.dynamic_sampling_after;
+    const sampled: ScoredGroup[] = [];
+    const kept: ScoredGroup[] = [];
+    let rounds = 0;
+    while (rounds < (dynamic ? MAX_SAMPLING_ROUNDS : 1) && kept.length < learner.batch) {
+      rounds++;
+      const groups = await this.sampleGroups(learner.batch - kept.length);
+      sampled.push(...groups);
+      kept.push(...(dynamic ? groups.filter((group) => !allEqual(group.rollouts.map((r) => r.reward))) : groups));
+    }
+    const lr = learningRate({ maxLr: learner.lr, minLr: learner.lr, warmupSteps: learner.warmup, totalSteps: learner.steps }, step);
+    let update: GrpoUpdateResult | null = null;
+    if (kept.length > 0) {
+      const rows = kept.flatMap((group) => group.rollouts.map((rollout, i) => ({ prompt: group.prompt, response: rollout.response, oldLogp: rollout.logp, advantage: group.advantages[i] })));
+      update = await grpoUpdate(model, this.optimizer, reference, rows, {
+        clipLow: learner.clip_low, clipHigh: learner.clip_high, aggregation: learner.loss, klCoefficient: learner.kl, updates: learner.updates_per_batch,
+      }, lr);
+      this.weightVersion++;
+    }
+    this.step = step;
+    return { metrics: stepMetrics(step, weightVersion, this.inputs.configVersion, lr, sampled, kept.length, rounds, update), trained: kept };
+  }
+
+  async close(): Promise<void> {
+    await this.verifier.close();
+  }
+
+  /** `count` contexts drawn at random, G rollouts each, scored by the policy and rewarded. */
+  private async sampleGroups(count: number): Promise<ScoredGroup[]> {
+    const { model, vocabulary, contexts, policy, learner, configVersion } = this.inputs;
+    const drawn = Array.from({ length: count }, () => contexts.at(this.random.int(0, contexts.count - 1)));
+    const groups = await sampleRollouts(model, vocabulary, drawn, {
+      budgets: { thinkTokens: policy.think_tokens, answerTokens: policy.answer_tokens },
+      sampling: { temperature: policy.temperature, topK: policy.top_k, topP: policy.top_p },
+      groupSize: learner.rollouts,
+      weightVersion: this.weightVersion,
+      configVersion,
+    }, this.random);
+    // The learner's forward before its update gives the old log-probabilities: these weights
+    // sampled the rollouts, so they are exact on-policy values.
+    const batch = policyBatch(groups.flatMap((group) => group.rollouts.map((rollout) => ({ prompt: group.prompt, response: rollout.response }))));
+    const scores = await policyScores(model, batch);
+    const logps = perResponse(scores.logp, batch), entropies = perResponse(scores.entropy, batch);
+    return Promise.all(groups.map(async (group, c) => {
+      const context = continuationBytes(group.context.context, vocabulary).bytes;
+      const continuation = continuationBytes(group.context.continuation, vocabulary);
+      const rollouts = await Promise.all(group.rollouts.map(async (rollout, g) => {
+        const row = c * learner.rollouts + g;
+        const logp = logps[row], entropy = mean(entropies[row]);
+        const { parsed } = rollout;
+        if (parsed.unparseable !== undefined) return { ...rollout, logp, entropy, reward: 0 };
+        const guessLogprob = logp.subarray(parsed.answerStart, parsed.answerEnd).reduce((total, x) => total + x, 0);
+        const verdict = await this.verifier.score({ context, prediction: parsed.prediction, continuation, guessLogprob });
+        return { ...rollout, logp, entropy, reward: verdict.reward, ...(verdict.error !== undefined && { rewardError: verdict.error }) };
+      }));
+      return { ...group, rollouts, advantages: groupAdvantages(rollouts.map((r) => r.reward), this.inputs.learner.advantage_std) };
+    }));
+  }
+}
+
+function stepMetrics(step: number, weightVersion: number, configVersion: number, lr: number, sampled: ScoredGroup[], trained: number, rounds: number, update: GrpoUpdateResult | null): StepMetrics {
+  const rollouts = sampled.flatMap((group) => group.rollouts);
+  const unparseable = Object.fromEntries(UNPARSEABLE_REASONS.map((reason) => [reason, 0])) as Record<UnparseableReason, number>;
+  for (const rollout of rollouts) if (rollout.parsed.unparseable !== undefined) unparseable[rollout.parsed.unparseable]++;
+  const responseTokens = rollouts.reduce((total, r) => total + r.response.length, 0);
+  return {
+    step,
+    weight_version: weightVersion,
+    config_version: configVersion,
+    lr,
+    mean_reward: mean(rollouts.map((r) => r.reward)),
+    all_equal_fraction: sampled.filter((group) => allEqual(group.rollouts.map((r) => r.reward))).length / sampled.length,
+    groups_sampled: sampled.length,
+    groups_trained: trained,
+    sampling_rounds: rounds,
+    response_length: responseTokens / rollouts.length,
+    think_length: mean(rollouts.map((r) => r.parsed.thinkTokens)),
+    unparseable,
+    reward_errors: rollouts.flatMap((r) => (r.rewardError === undefined ? [] : [r.rewardError])),
+    entropy: rollouts.reduce((total, r) => total + r.entropy * r.response.length, 0) / responseTokens,
+    loss: update?.loss ?? null,
+    clip_fraction: update?.clipFraction ?? null,
+    policy_kl: update?.policyKl ?? null,
+    ref_kl: update?.refKl ?? null,
+    grad_norm: update?.gradNorm ?? null,
+  };
+}
+
+function mean(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i];
+  return values.length > 0 ? total / values.length : 0;
+}

@@ -1,0 +1,80 @@
+// The next-token reasoning format. The prompt is the context followed by <think>; the policy
+// writes a thought closed by </think>, then its prediction closed by <end>:
+//
+//   [<end>] context <think> thought </think> [<answer>] prediction <end>
+//   \______ prompt _______/ \_____________ response _______________/
+//
+// The leading <end> marks the start of a document, as pre-training's windows do, and is there
+// only when the whole document prefix fits. An <answer> marker right after </think> is skipped,
+// so that a model pre-trained on traces in the arithmetic corpus's format can answer in it; it
+// takes one token of the answer budget. With a thought budget of 0 the prompt ends with
+// <think></think> and only the answer is sampled.
+
+import type { Generation, GenerationPhase } from '../model/generate.ts';
+import { concatBytes, type BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
+
+/** What the format needs of a tokenizer: its markers and each token's bytes. */
+export type ReasoningVocabulary = Pick<BpeTokenizer, 'specialIds' | 'tokenBytes'>;
+
+export interface ResponseBudgets {
+  thinkTokens: number; // thought tokens before </think>; 0 = no thought
+  answerTokens: number; // answer tokens before <end>
+}
+
+export type UnparseableReason =
+  | 'thought_unclosed' // the thought budget ran out before </think>
+  | 'answer_unended' // the answer budget ran out before <end>
+  | 'answer_empty'
+  | 'answer_has_marker'; // a special token inside the answer
+
+export const UNPARSEABLE_REASONS: readonly UnparseableReason[] = ['thought_unclosed', 'answer_unended', 'answer_empty', 'answer_has_marker'];
+
+export type ParsedResponse =
+  | { thinkTokens: number; prediction: Uint8Array; answerStart: number; answerEnd: number; unparseable?: undefined }
+  | { thinkTokens: number; unparseable: UnparseableReason };
+
+/** The prompt tokens, keeping the most recent context tokens that leave room for the response. */
+export function buildPrompt(context: Int32Array, vocabulary: ReasoningVocabulary, budgets: ResponseBudgets, modelContext: number): Int32Array {
+  const { specialIds } = vocabulary;
+  const markers = budgets.thinkTokens > 0 ? [specialIds['<think>']] : [specialIds['<think>'], specialIds['</think>']];
+  const room = modelContext - responseLength(budgets) - markers.length;
+  if (room < 1) throw new Error(`a model context of ${modelContext} tokens leaves no room for a prompt beside thought and answer budgets of ${budgets.thinkTokens} and ${budgets.answerTokens}`);
+  const kept = context.length < room ? [specialIds['<end>'], ...context] : context.subarray(context.length - room);
+  return Int32Array.from([...kept, ...markers]);
+}
+
+/** The generation phases of a response: the thought (when budgeted), then the answer. */
+export function responsePhases(vocabulary: ReasoningVocabulary, budgets: ResponseBudgets): GenerationPhase[] {
+  const { specialIds } = vocabulary;
+  const answer = { maxNewTokens: budgets.answerTokens + 1, stopTokens: [specialIds['<end>']] };
+  return budgets.thinkTokens > 0 ? [{ maxNewTokens: budgets.thinkTokens + 1, stopTokens: [specialIds['</think>']] }, answer] : [answer];
+}
+
+/** The longest response: every budgeted token and the markers that close the phases. */
+export function responseLength(budgets: ResponseBudgets): number {
+  return (budgets.thinkTokens > 0 ? budgets.thinkTokens + 1 : 0) + budgets.answerTokens + 1;
+}
+
+/** Splits a generated response into thought and prediction, or says why it cannot be parsed. */
+export function parseResponse(generation: Generation, vocabulary: ReasoningVocabulary, budgets: ResponseBudgets): ParsedResponse {
+  const { tokens, phaseEnds } = generation;
+  const { specialIds } = vocabulary;
+  let answerStart = 0, thinkTokens = 0;
+  if (budgets.thinkTokens > 0) {
+    const thoughtEnd = phaseEnds[0] ?? tokens.length;
+    if (tokens[thoughtEnd - 1] !== specialIds['</think>']) return { thinkTokens: thoughtEnd, unparseable: 'thought_unclosed' };
+    thinkTokens = thoughtEnd - 1;
+    answerStart = thoughtEnd;
+  }
+  if (tokens[tokens.length - 1] !== specialIds['<end>']) return { thinkTokens, unparseable: 'answer_unended' };
+  if (tokens[answerStart] === specialIds['<answer>']) answerStart += 1;
+  const answerEnd = tokens.length - 1;
+  if (answerEnd === answerStart) return { thinkTokens, unparseable: 'answer_empty' };
+  const markers = new Set(Object.values(specialIds));
+  const parts: Uint8Array[] = [];
+  for (let i = answerStart; i < answerEnd; i++) {
+    if (markers.has(tokens[i])) return { thinkTokens, unparseable: 'answer_has_marker' };
+    parts.push(vocabulary.tokenBytes(tokens[i]));
+  }
+  return { thinkTokens, prediction: concatBytes(parts), answerStart, answerEnd };
+}
