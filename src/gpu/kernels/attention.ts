@@ -58,6 +58,19 @@ export function attentionScoresFor(decode: boolean, HS: number): Kernel {
 }
 
 /**
+ * WGSL for kernels with one invocation per 4 channels of a head of a [B, T, NH, HS] tensor:
+ * channels c..c+3 of head h of row `row` (= b * T + position) of sequence b.
+ */
+function channelGroup(row: string, T: string): string {
+  return `
+  let groups = (p.HS + 3u) / 4u;
+  let c = (i % groups) * 4u;
+  let h = (i / groups) % p.NH;
+  let ${row} = i / (groups * p.NH);
+  let b = ${row} / ${T};`;
+}
+
+/**
  * out[b,t,h,:] (= or +=) sum over j <= last of weights[b,h,t,j] * rows[b,j,h,:], for weights
  * [B,NH,Tq,Tk], rows [B,Tk,NH,HS], out [B,Tq,NH,HS]. With probs and v this is the attention
  * output; with the score gradients and k it is dq. One invocation per 4 channels of a head.
@@ -69,11 +82,7 @@ function weightedRows(name: string, decode: boolean, accumulate: boolean): Kerne
     params: { Tq: 'u32', Tk: 'u32', NH: 'u32', HS: 'u32' },
     functions: loadColumns4('rows') + storeColumns4('out', accumulate),
     body: `
-  let groups = (p.HS + 3u) / 4u;
-  let c = (i % groups) * 4u;
-  let h = (i / groups) % p.NH;
-  let bt = i / (groups * p.NH);
-  let b = bt / p.Tq;
+${channelGroup('bt', 'p.Tq')}
   let t = bt % p.Tq;
   let last = ${lastKey(decode, 'bt', 't')};
   let C = p.NH * p.HS;
@@ -142,11 +151,7 @@ export const attentionKeyValueBackward: Kernel = {
   params: { T: 'u32', NH: 'u32', HS: 'u32' },
   functions: loadColumns4('q') + loadColumns4('dout') + storeColumns4('dk', true) + storeColumns4('dv', true),
   body: `
-  let groups = (p.HS + 3u) / 4u;
-  let c = (i % groups) * 4u;
-  let h = (i / groups) % p.NH;
-  let bj = i / (groups * p.NH);
-  let b = bj / p.T;
+${channelGroup('bj', 'p.T')}
   let j = bj % p.T;
   let C = p.NH * p.HS;
   var dkSum = vec4f();
