@@ -6,29 +6,29 @@ import { describe, expect, test } from 'vitest';
 import { main } from '../src/cli/main.ts';
 
 // The CLI in-process: exit status and what it writes to each stream.
-function run(...argv: string[]): { status: number; out: string; err: string } {
+async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const status = main(argv, { out: (text) => (out += `${text}\n`), err: (text) => (err += `${text}\n`) });
+  const status = await main(argv, { out: (text) => (out += `${text}\n`), err: (text) => (err += `${text}\n`) });
   return { status, out, err };
 }
 
 describe('rpt check', () => {
-  test('every experiment checks clean', () => {
-    const result = run('check', 'experiments/quickstart.rpt', 'experiments/arith.rpt', 'experiments/brown.rpt');
+  test('every experiment checks clean', async () => {
+    const result = await run('check', 'experiments/quickstart.rpt', 'experiments/arith.rpt', 'experiments/brown.rpt');
     expect(result).toMatchObject({ status: 0, err: '' });
     expect(result.out).toContain('experiments/brown.rpt: ok');
   });
 
-  test('an invalid file exits 1 with every error rendered', () => {
-    const result = run('check', 'test/golden/invalid/unknown-keys.rpt');
+  test('an invalid file exits 1 with every error rendered', async () => {
+    const result = await run('check', 'test/golden/invalid/unknown-keys.rpt');
     expect(result.status).toBe(1);
     expect(result.err.match(/: error: /g)).toHaveLength(4);
     expect(result.err).toContain('4 errors in 1 of 1 file');
   });
 
-  test('--json reports diagnostics with positions', () => {
-    const result = run('check', '--json', 'test/golden/invalid/semantic-difficulty.rpt', 'experiments/quickstart.rpt');
+  test('--json reports diagnostics with positions', async () => {
+    const result = await run('check', '--json', 'test/golden/invalid/semantic-difficulty.rpt', 'experiments/quickstart.rpt');
     expect(result.status).toBe(1);
     const report = JSON.parse(result.out);
     expect(report.valid).toBe(false);
@@ -36,29 +36,29 @@ describe('rpt check', () => {
     expect(report.files[0].diagnostics[0]).toMatchObject({ line: 4, column: 42, endLine: 4, endColumn: 45, severity: 'error' });
   });
 
-  test('--ir prints the validated IR with defaults filled in', () => {
-    const result = run('check', '--ir', 'experiments/quickstart.rpt');
+  test('--ir prints the validated IR with defaults filled in', async () => {
+    const result = await run('check', '--ir', 'experiments/quickstart.rpt');
     const ir = JSON.parse(result.out);
     expect(ir.learner.clip_low).toBe(0.2);
     expect(ir.corpus.holdout).toBe(0.05);
   });
 
-  test('--set overrides are applied and validated like the file', () => {
-    const applied = JSON.parse(run('check', '--ir', '--set', 'learner.lr=3e-4', '--set', 'policy.think=up to 8 tokens', 'experiments/quickstart.rpt').out);
+  test('--set overrides are applied and validated like the file', async () => {
+    const applied = JSON.parse((await run('check', '--ir', '--set', 'learner.lr=3e-4', '--set', 'policy.think=up to 8 tokens', 'experiments/quickstart.rpt')).out);
     expect(applied.learner.lr).toBe(3e-4);
     expect(applied.policy.think_tokens).toBe(8);
-    const rejected = run('check', '--set', 'learner.lr=-1', 'experiments/quickstart.rpt');
+    const rejected = await run('check', '--set', 'learner.lr=-1', 'experiments/quickstart.rpt');
     expect(rejected.status).toBe(1);
     expect(rejected.err).toContain('--set:1:12: error: `lr` must be greater than 0 (got -1)');
   });
 
-  test('an override that breaks a cross-file check is caught', () => {
-    const result = run('check', '--set', 'model.base.transformer.context=16', 'experiments/quickstart.rpt');
+  test('an override that breaks a cross-file check is caught', async () => {
+    const result = await run('check', '--set', 'model.base.transformer.context=16', 'experiments/quickstart.rpt');
     expect(result.status).toBe(1);
     expect(result.err).toContain('more than the context of model `base` (16)');
   });
 
-  test('garbage input gets a diagnostic and status 1, never a stack trace', () => {
+  test('garbage input gets a diagnostic and status 1, never a stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rpt-garbage-'));
     const files: Record<string, string | Buffer> = {
       'binary.rpt': Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0x02]),
@@ -71,60 +71,60 @@ describe('rpt check', () => {
     };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     for (const target of [...Object.keys(files).map((name) => join(dir, name)), dir, join(dir, 'missing.rpt')]) {
-      const result = run('check', target);
+      const result = await run('check', target);
       expect(result.status, target).toBe(1);
       expect(result.err, target).toContain(`${target}`);
       expect(result.err, target).toMatch(/: error: /);
       expect(result.err, target).not.toMatch(/\n\s+at /);
     }
-    expect(run('check', join(dir, 'utf8.rpt')).err).toContain(':2:14: error: invalid UTF-8 (byte 0xc3)');
+    expect((await run('check', join(dir, 'utf8.rpt'))).err).toContain(':2:14: error: invalid UTF-8 (byte 0xc3)');
   });
 });
 
 describe('rpt graph', () => {
-  test('prints the stages in order', () => {
-    const result = run('graph', 'experiments/arith.rpt');
+  test('prints the stages in order', async () => {
+    const result = await run('graph', 'experiments/arith.rpt');
     expect(result.status).toBe(0);
     expect(result.out).toMatch(/1\. tokenizer[\s\S]*2\. pretrain[\s\S]*3\. filter[\s\S]*4\. rpt[\s\S]*5\. eval/);
   });
 
-  test('--format json, dot and mermaid', () => {
-    const plan = JSON.parse(run('graph', '--format', 'json', 'experiments/arith.rpt').out);
+  test('--format json, dot and mermaid', async () => {
+    const plan = JSON.parse((await run('graph', '--format', 'json', 'experiments/arith.rpt')).out);
     expect(plan.actors.find((a: { id: string }) => a.id === 'sampler')).toMatchObject({ role: 'sampler', count: 2 });
-    expect(run('graph', '--format', 'dot', 'experiments/arith.rpt').out).toContain('filter -> sampler [label="contexts"];');
-    expect(run('graph', '--format', 'mermaid', 'experiments/arith.rpt').out).toContain('filter -->|contexts| sampler');
-    expect(run('graph', '--format', 'svg', 'experiments/arith.rpt').status).toBe(2);
+    expect((await run('graph', '--format', 'dot', 'experiments/arith.rpt')).out).toContain('filter -> sampler [label="contexts"];');
+    expect((await run('graph', '--format', 'mermaid', 'experiments/arith.rpt')).out).toContain('filter -->|contexts| sampler');
+    expect((await run('graph', '--format', 'svg', 'experiments/arith.rpt')).status).toBe(2);
   });
 
-  test('an invalid file prints diagnostics and exits 1', () => {
-    expect(run('graph', 'test/golden/invalid/semantic-names.rpt')).toMatchObject({ status: 1, out: '' });
+  test('an invalid file prints diagnostics and exits 1', async () => {
+    expect(await run('graph', 'test/golden/invalid/semantic-names.rpt')).toMatchObject({ status: 1, out: '' });
   });
 });
 
 describe('rpt', () => {
-  test('--help lists the commands, and there is no run command yet', () => {
-    const result = run('--help');
+  test('--help lists the commands, and there is no run command yet', async () => {
+    const result = await run('--help');
     expect(result.status).toBe(0);
     expect(result.out).toMatch(/check\s+validate/);
     expect(result.out).not.toMatch(/^\s+run\s/m);
-    expect(run('run', 'experiments/quickstart.rpt').status).toBe(2);
+    expect((await run('run', 'experiments/quickstart.rpt')).status).toBe(2);
   });
 
-  test('--version prints the package version', () => {
-    expect(run('--version').out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  test('--version prints the package version', async () => {
+    expect((await run('--version')).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  test('usage mistakes exit 2', () => {
-    expect(run().status).toBe(2);
-    expect(run('check').status).toBe(2);
-    expect(run('check', '--bogus', 'x.rpt').status).toBe(2);
+  test('usage mistakes exit 2', async () => {
+    expect((await run()).status).toBe(2);
+    expect((await run('check')).status).toBe(2);
+    expect((await run('check', '--bogus', 'x.rpt')).status).toBe(2);
   });
 });
 
 describe('the rpt executable', () => {
   const rpt = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
 
-  test('exits 0 on a valid file and 1 on an invalid one', () => {
+  test('exits 0 on a valid file and 1 on an invalid one', async () => {
     expect(rpt('check', 'experiments/quickstart.rpt').status).toBe(0);
     const invalid = rpt('check', 'test/golden/invalid/empty.rpt');
     expect(invalid.status).toBe(1);
