@@ -165,6 +165,7 @@ describe('KL to a frozen reference', () => {
     await loop.close();
     expect(metrics.ref_kl).toBeGreaterThan(0); // the second update sees the first one's change
     expect(metrics.policy_kl).toBeGreaterThan(0);
+    expect(metrics.optimizer_steps).toBe(2); // 8 groups in 2 mini-batches of 4
     const unreferenced = toyLoop(learner({ steps: 1, kl: 0.1 }), 0);
     await expect(unreferenced.takeStep()).rejects.toThrow(/reference/);
     await unreferenced.close();

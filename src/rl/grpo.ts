@@ -77,29 +77,35 @@ export interface GrpoSettings {
   clipHigh: number;
   aggregation: Aggregation;
   klCoefficient: number; // 0: no reference needed
-  updates: number; // optimizer steps on the same rows
+  updates: number; // the groups are split into this many mini-batches, one optimizer step each
 }
 
 export interface GrpoUpdateResult {
-  loss: number; // means over the updates
+  loss: number; // means over the optimizer steps
   clipFraction: number;
   policyKl: number; // drift from the sampling weights, (r - 1) - log r per token
   refKl: number | null; // null without a KL penalty
   gradNorm: number;
+  optimizerSteps: number;
 }
 
-/** `settings.updates` optimizer steps of the clipped surrogate on the rows, at learning rate `lr`. */
-export async function grpoUpdate(model: Transformer, optimizer: AdamW, reference: Transformer | null, rows: readonly LearnerRow[], settings: GrpoSettings, lr: number): Promise<GrpoUpdateResult> {
-  const batch = policyBatch(rows);
-  const oldLogp = batchLayout(rows.map((row) => row.oldLogp), batch);
-  const advantages = batchLayout(rows.map((row) => new Float32Array(row.response.length).fill(row.advantage)), batch);
-  let refLogp: Float32Array | undefined;
-  if (settings.klCoefficient > 0) {
-    if (reference === null) throw new Error('a KL penalty needs a reference model');
-    refLogp = await sequenceLogprobs(reference, batch.inputs, batch.targets, batch.B, batch.T);
-  }
+/**
+ * GRPO's update on a batch of groups (each a list of rows): the groups are split in order into
+ * `settings.updates` mini-batches of whole groups (fewer when there are fewer groups), and each
+ * takes one optimizer step at learning rate `lr`. After the first, the policy has moved away
+ * from the weights that sampled the rows, which is what the ratio's clip is for.
+ */
+export async function grpoUpdate(model: Transformer, optimizer: AdamW, reference: Transformer | null, groups: readonly (readonly LearnerRow[])[], settings: GrpoSettings, lr: number): Promise<GrpoUpdateResult> {
+  if (settings.klCoefficient > 0 && reference === null) throw new Error('a KL penalty needs a reference model');
+  const perUpdate = Math.ceil(groups.length / settings.updates);
   const totals = { loss: 0, clipFraction: 0, policyKl: 0, refKl: 0, gradNorm: 0 };
-  for (let u = 0; u < settings.updates; u++) {
+  let steps = 0;
+  for (let first = 0; first < groups.length; first += perUpdate) {
+    const rows = groups.slice(first, first + perUpdate).flat();
+    const batch = policyBatch(rows);
+    const oldLogp = batchLayout(rows.map((row) => row.oldLogp), batch);
+    const advantages = batchLayout(rows.map((row) => new Float32Array(row.response.length).fill(row.advantage)), batch);
+    const refLogp = settings.klCoefficient > 0 ? await sequenceLogprobs(reference!, batch.inputs, batch.targets, batch.B, batch.T) : undefined;
     const result = await trainStep(model, optimizer, batch, (logp) => grpoLoss({
       logp, oldLogp, advantages, refLogp, mask: batch.mask, T: batch.T,
       clipLow: settings.clipLow, clipHigh: settings.clipHigh, aggregation: settings.aggregation, klCoefficient: settings.klCoefficient,
@@ -109,7 +115,14 @@ export async function grpoUpdate(model: Transformer, optimizer: AdamW, reference
     totals.policyKl += result.approxKl;
     totals.refKl += result.refKl;
     totals.gradNorm += result.gradNorm;
+    steps++;
   }
-  const n = settings.updates;
-  return { loss: totals.loss / n, clipFraction: totals.clipFraction / n, policyKl: totals.policyKl / n, refKl: refLogp ? totals.refKl / n : null, gradNorm: totals.gradNorm / n };
+  return {
+    loss: totals.loss / steps,
+    clipFraction: totals.clipFraction / steps,
+    policyKl: totals.policyKl / steps,
+    refKl: settings.klCoefficient > 0 ? totals.refKl / steps : null,
+    gradNorm: totals.gradNorm / steps,
+    optimizerSteps: steps,
+  };
 }

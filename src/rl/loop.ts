@@ -46,7 +46,7 @@ export interface ScoredGroup extends Omit<RolloutGroup, 'rollouts'> {
 
 export interface StepMetrics {
   step: number;
-  weight_version: number; // learner updates behind the weights that sampled this step
+  weight_version: number; // learner steps (each of one or more optimizer steps) behind the weights that sampled this step
   config_version: number;
   lr: number;
   mean_reward: number; // over every rollout sampled this step
@@ -64,6 +64,7 @@ export interface StepMetrics {
   policy_kl: number | null;
   ref_kl: number | null; // also null without a KL penalty
   grad_norm: number | null;
+  optimizer_steps: number; // mini-batches stepped on; 0 when no group was left to train on
 }
 
 export interface StepResult {
@@ -74,7 +75,7 @@ export interface StepResult {
 export class RptLoop {
   readonly optimizer: AdamW;
   step = 0; // loop steps taken
-  weightVersion = 0; // learner updates made
+  weightVersion = 0; // learner steps that updated the weights
   private readonly verifier: Verifier;
   private readonly random: Random;
 
@@ -107,8 +108,8 @@ export class RptLoop {
     const lr = learningRate({ maxLr: learner.lr, minLr: learner.lr, warmupSteps: learner.warmup, totalSteps: learner.steps }, step);
     let update: GrpoUpdateResult | null = null;
     if (kept.length > 0) {
-      const rows = kept.flatMap((group) => group.rollouts.map((rollout, i) => ({ prompt: group.prompt, response: rollout.response, oldLogp: rollout.logp, advantage: group.advantages[i] })));
-      update = await grpoUpdate(model, this.optimizer, reference, rows, {
+      const groups = kept.map((group) => group.rollouts.map((rollout, i) => ({ prompt: group.prompt, response: rollout.response, oldLogp: rollout.logp, advantage: group.advantages[i] })));
+      update = await grpoUpdate(model, this.optimizer, reference, groups, {
         clipLow: learner.clip_low, clipHigh: learner.clip_high, aggregation: learner.loss, klCoefficient: learner.kl, updates: learner.updates_per_batch,
       }, lr);
       this.weightVersion++;
@@ -179,6 +180,7 @@ function stepMetrics(step: number, weightVersion: number, configVersion: number,
     policy_kl: update?.policyKl ?? null,
     ref_kl: update?.refKl ?? null,
     grad_norm: update?.gradNorm ?? null,
+    optimizer_steps: update?.optimizerSteps ?? 0,
   };
 }
 
