@@ -172,6 +172,33 @@ describe('KL to a frozen reference', () => {
   });
 });
 
+describe('a user reward module in the loop', () => {
+  test('calls that throw, return NaN or hang are reported in the step metrics, scored 0, and the run goes on', async () => {
+    const reward: RewardIR = { kind: 'module', path: 'test/fixtures/rewards/by-letter.ts', timeout_ms: 300, options: {} };
+    const loop = toyLoop(learner({ steps: 5, batch: 4, rollouts: 16 }), 0, reward);
+    const results: StepResult[] = [];
+    await loop.run((result) => results.push(result));
+    await loop.close();
+    expect(results.length).toBe(5);
+    const rollouts = results.flatMap(({ trained }) => trained.flatMap((group) => group.rollouts));
+    const answered = (letter: string) => rollouts.filter((r) => r.parsed.unparseable === undefined && new TextDecoder().decode(r.parsed.prediction) === letter);
+    for (const letter of ['b', 'c', 'd']) {
+      expect(answered(letter).length).toBeGreaterThan(0);
+      for (const rollout of answered(letter)) {
+        expect(rollout.reward).toBe(0);
+        expect(rollout.rewardError).toContain('by-letter.ts');
+      }
+    }
+    for (const rollout of answered('a')) {
+      expect(rollout.reward).toBe(1);
+      expect(rollout.rewardError).toBeUndefined();
+    }
+    const errors = results.flatMap(({ metrics }) => metrics.reward_errors);
+    expect(errors.length).toBe(answered('b').length + answered('c').length + answered('d').length);
+    expect(errors).toContain(`reward module ${process.cwd()}/test/fixtures/rewards/by-letter.ts did not return within 300 ms`);
+  });
+});
+
 describe('toy task', () => {
   // From scratch, with a thought of up to 2 tokens: the policy must learn to close its thought,
   // answer "a" and end. At first nearly every group is all wrong and teaches nothing.

@@ -38,6 +38,16 @@ test('calls that never return time out one by one; calls queued behind them stil
   expect(outcomes).toEqual([{ reward: 0, error: timedOut }, { reward: 1 }, { reward: 0, error: timedOut }, { reward: 0.5 }]);
 });
 
+test('a call that crashes or ends its thread is reported, and a fresh thread scores the next call', async () => {
+  const module = pool('misbehaves');
+  const outcomes = await Promise.all(['crash', 'exit', ' sat'].map((prediction) => module.score(call(prediction), {})));
+  expect(outcomes).toEqual([
+    { reward: 0, error: `reward module ${module.path} crashed: thrown in a timer` },
+    { reward: 0, error: `reward module ${module.path} exited with code 3` },
+    { reward: 1 },
+  ]);
+});
+
 test('a module that cannot be loaded fails every call with the reason', async () => {
   const missing = pool('no-such-module');
   const outcome = await missing.score(call(' sat'), {});
