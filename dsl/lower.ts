@@ -125,7 +125,7 @@ const checkpointKeys: Keys = {
 };
 
 const transformerKeys: Keys = {
-  vocab: numberKey('vocab', 'vocab 256'),
+  vocab: numberKey('vocab', 'vocab 320'),
   layers: numberKey('layers', 'layers 4'),
   dim: numberKey('dim', 'dim 128'),
   heads: numberKey('heads', 'heads 4'),
@@ -219,7 +219,7 @@ const corpusKeys: Keys = {
     return true;
   }),
   tokenizer: {
-    usage: 'tokenizer bpe { vocab 256 }  |  tokenizer file "tokenizer.json"',
+    usage: 'tokenizer bpe { vocab 320 }  |  tokenizer file "tokenizer.json"',
     field: 'tokenizer',
     read(entry, to) {
       const inner = child(to, 'tokenizer', entry);
@@ -232,7 +232,7 @@ const corpusKeys: Keys = {
       }
       if (isWord(kind, 'bpe') && !path) {
         inner.object.kind = 'bpe';
-        readEntries(entry.block?.entries ?? [], { vocab: numberKey('vocab', 'vocab 256') }, inner, '`tokenizer bpe`');
+        readEntries(entry.block?.entries ?? [], { vocab: numberKey('vocab', 'vocab 320') }, inner, '`tokenizer bpe`');
         return;
       }
       report(to.ctx, kind?.span ?? entry.keySpan, 'expected `bpe { vocab N }` or `file "path"` after `tokenizer`', { expected: this.usage });

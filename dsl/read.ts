@@ -43,6 +43,8 @@ export type Keys = Record<string, KeySpec>;
 export interface Read {
   value: unknown;
   span: Span;
+  // For a list, each item's span, so that an error in one item points at that item.
+  itemSpans?: Span[];
 }
 
 export function report(ctx: Context, span: Span, message: string, extra: { expected?: string; hint?: string } = {}): void {
@@ -61,6 +63,7 @@ export function put(to: Target, field: string, read: Read | undefined, key: stri
   }
   to.object[field] = read.value;
   to.ctx.sourceMap.set(path, { span: read.span, key });
+  read.itemSpans?.forEach((span, i) => to.ctx.sourceMap.set(`${path}.${i}`, { span, key }));
 }
 
 // A nested object for a block entry; the entry's key span stands for the whole object.
@@ -185,7 +188,7 @@ export function listOf(to: Target, value: Value, usage: string, item: (to: Targe
   const items = value.kind === 'list' ? value.items : [value];
   const reads = items.map((v) => item(to, v, usage));
   if (reads.some((r) => r === undefined)) return undefined;
-  return { value: reads.map((r) => r!.value), span: value.span };
+  return { value: reads.map((r) => r!.value), span: value.span, itemSpans: reads.map((r) => r!.span) };
 }
 
 // `2..4` or a single number `3` (meaning 3..3); an inverted range is an error at the range.

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { MAX_VOCAB } from '../src/tokenizer/bpe-tokenizer.ts';
+import { SPECIAL_TOKENS } from '../src/tokenizer/special-tokens.ts';
 
 // The validated experiment (IR). Field order here is the key order of every IR object, so two
 // IRs of the same file serialise identically. Defaults follow the paper (RPT.md, Table 5) where
@@ -42,7 +44,8 @@ const filesSource = z.object({
 });
 
 const tokenizer = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('bpe'), vocab: z.number().int().min(64).max(1_000_000) }),
+  // Byte-level BPE: the 256 bytes and the special tokens come before any merge.
+  z.object({ kind: z.literal('bpe'), vocab: z.number().int().min(256 + SPECIAL_TOKENS.length).max(MAX_VOCAB) }),
   z.object({ kind: z.literal('file'), path: z.string().min(1) }),
 ]);
 

@@ -5,13 +5,14 @@ import { expandGlob } from './glob.ts';
 import type { ExperimentIR, ModelRefIR } from './ir.ts';
 import { locate, type Context } from './read.ts';
 import { didYouMean } from './suggest.ts';
+import { SPECIAL_TOKENS } from '../src/tokenizer/special-tokens.ts';
 
 // Checks across the whole validated experiment: names resolve, files exist, budgets fit the
 // model, sizes divide the way the learner splits work.
 
-// A response is framed by marker tokens (think open, think close, answer end); they take context
-// like any other token.
-export const RESPONSE_MARKER_TOKENS = 3;
+// A response is framed by the special tokens (<think> ... </think> <answer> ... <end>); they take
+// context like any other token.
+export const RESPONSE_MARKER_TOKENS = SPECIAL_TOKENS.length;
 
 const RELATIVE_PATHS = "paths are relative to the experiment file's folder";
 
