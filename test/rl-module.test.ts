@@ -48,6 +48,17 @@ test('a call that crashes or ends its thread is reported, and a fresh thread sco
   ]);
 });
 
+test('closing the pool settles the calls it still holds', async () => {
+  const module = pool('misbehaves');
+  await module.score(call(' sat'), {}); // loaded, so the next call runs at once
+  const running = module.score(call('wait'), {});
+  const queued = module.score(call(' sat'), {});
+  await module.close();
+  expect(await running).toEqual({ reward: 0, error: `reward module ${module.path} was closed while the call ran` });
+  expect(await queued).toEqual({ reward: 0, error: `reward module ${module.path} was closed before the call ran` });
+  expect(await module.score(call(' sat'), {})).toEqual({ reward: 0, error: `reward module ${module.path} was called after its pool closed` });
+});
+
 test('a module that cannot be loaded fails every call with the reason', async () => {
   const missing = pool('no-such-module');
   const outcome = await missing.score(call(' sat'), {});

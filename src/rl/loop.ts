@@ -81,6 +81,7 @@ export class RptLoop {
 
   constructor(private readonly inputs: RptLoopInputs) {
     const { model, learner } = inputs;
+    if (inputs.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
     this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
     this.verifier = new Verifier(inputs.reward, inputs.baseDir);
     this.random = new Random(inputs.seed);

@@ -8,7 +8,8 @@
 // behind a hung call, or waiting for a fresh worker to load TypeScript, would count against an
 // innocent call. Here the clock starts when a call reaches a worker that has loaded the module.
 
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply } from './reward-module-worker.ts';
 
@@ -36,10 +37,17 @@ export interface RewardModuleSettings {
 // Loading covers starting a thread and compiling TypeScript, slow on a busy machine; a module
 // that takes longer than this to import is taken to hang at load.
 const LOAD_TIMEOUT_MS = 30_000;
-// A worker first registers tsx, so that it can import TypeScript (its own body and the user's
-// module alike). `execArgv: ['--import', 'tsx']` does not reach a worker's loader on Node 20.
-const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./reward-module-worker.ts', import.meta.url).href)}); })`;
+
+/**
+ * The code a worker starts with: it registers tsx, so that it can import TypeScript (the user's
+ * module, and the worker body when running from source rather than the build), then imports the
+ * worker body. `execArgv: ['--import', 'tsx']` does not reach a worker's loader on Node 20.
+ */
+function workerBootstrap(): string {
+  const body = new URL(`./reward-module-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(body.href)}); })`;
+}
 
 interface PendingCall {
   input: RewardModuleInput;
@@ -55,6 +63,7 @@ interface ModuleWorker {
 
 export class RewardModulePool {
   readonly path: string;
+  private readonly bootstrap = workerBootstrap();
   private readonly workers = new Set<ModuleWorker>();
   private readonly queue: PendingCall[] = [];
   private loadError: string | undefined; // set once the module failed to load: every call fails with it
@@ -78,11 +87,12 @@ export class RewardModulePool {
   async close(): Promise<void> {
     this.closed = true;
     this.failQueued('was closed before the call ran');
+    for (const worker of this.workers) this.finishCall(worker, this.failure('was closed while the call ran'));
     await Promise.all([...this.workers].map((worker) => this.stopWorker(worker)));
   }
 
   private startWorker(): void {
-    const thread = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { modulePath: this.path } });
+    const thread = new Worker(this.bootstrap, { eval: true, workerData: { modulePath: this.path } });
     const worker: ModuleWorker = { thread, loaded: false, call: undefined, timer: undefined };
     this.workers.add(worker);
     worker.timer = setTimeout(() => this.loadFailed(`did not load within ${LOAD_TIMEOUT_MS} ms`), LOAD_TIMEOUT_MS);
