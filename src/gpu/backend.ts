@@ -14,7 +14,7 @@ import {
 import { embeddingBackward, embeddingBackwardInvocations, embeddingForward } from './kernels/embedding.ts';
 import { argmax, cacheWrite, gatherRows, topkEntropy } from './kernels/inference.ts';
 import { logprobBackward, logprobForward } from './kernels/logprob.ts';
-import { matmulPlan } from './kernels/matmul.ts';
+import { matmulPlan, rowsPerChunk } from './kernels/matmul.ts';
 import { fill } from './kernels/memory.ts';
 import { accumulate, residualForward } from './kernels/residual.ts';
 import { rmsnormBackwardInput, rmsnormBackwardWeight, rmsnormForward } from './kernels/rmsnorm.ts';
@@ -207,7 +207,16 @@ export class WebGpuBackend implements Backend {
   matmulBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void {
     const { kernels, invocations } = matmulPlan(C, OC, this.gpu.subgroups);
     this.dispatch(kernels.backwardInput, [dinp, dout, weight], [N, C, OC], invocations(N, C));
-    this.dispatch(kernels.backwardWeight, [dweight, dout, inp], [N, C, OC], invocations(OC, C));
+    if (kernels.sumChunks) {
+      const rows = rowsPerChunk(N);
+      const chunks = Math.ceil(N / rows);
+      const partials = this.allocate(chunks * OC * C, 'f32', false);
+      this.dispatch(kernels.backwardWeight, [partials, dout, inp], [N, C, OC, rows], chunks * invocations(OC, C));
+      this.dispatch(kernels.sumChunks, [dweight, partials], [chunks], (OC * C) / 4);
+      this.release(partials);
+    } else {
+      this.dispatch(kernels.backwardWeight, [dweight, dout, inp], [N, C, OC], invocations(OC, C));
+    }
   }
 
   ropeForward(out: Tensor, inp: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void {

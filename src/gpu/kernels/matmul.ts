@@ -12,6 +12,8 @@ export interface MatmulKernels {
   forward: Kernel;
   backwardInput: Kernel;
   backwardWeight: Kernel;
+  /** When present, backwardWeight writes one partial dweight per chunk of rows and this adds them up. */
+  sumChunks?: Kernel;
 }
 
 /** WGSL helpers: NAME4 (see loadColumns4) and NAME1(index) for each input, store_NAME(row, rows, c, cols, value). */
@@ -160,15 +162,18 @@ export const tiledMatmul: MatmulKernels = {
 // are 8 consecutive lanes of one subgroup: true of lavapipe and of 1-D workgroups on GPUs), as
 // lane lane % 8; `leader` is the octet's first lane. The invocation count is padded to whole
 // octets, so an octet returns or runs as a whole and its shuffles see all 8 lanes.
-const octet = `
+// `index` is the octet's place in the output, i / 8 unless the kernel also splits the sum.
+function octet(cols: string, index = 'i / 8u'): string {
+  return `
   let leader = lane & ~7u;
   let member = lane % 8u;
-  let tiles = (COLS + 3u) / 4u;
+  let tiles = (${cols} + 3u) / 4u;
   let octets = (tiles + 7u) / 8u;
-  let rowBlock = (i / 8u) / octets * 8u;
-  let tile = ((i / 8u) % octets) * 8u + member;
+  let rowBlock = (${index}) / octets * 8u;
+  let tile = ((${index}) % octets) * 8u + member;
   // Lanes past the last tile repeat it, so that their loads stay in bounds, and store nothing.
   let c = min(tile, tiles - 1u) * 4u;`;
+}
 
 /** C and OC multiples of 4, subgroups of at least 8 lanes; all buffers read as vec4. */
 export const subgroupMatmul: MatmulKernels = {
@@ -178,7 +183,7 @@ export const subgroupMatmul: MatmulKernels = {
     subgroups: true,
     bindings: { out: 'write vec4f', inp: 'read vec4f', weight: 'read vec4f' },
     params: { N: 'u32', C: 'u32', OC: 'u32' },
-    body: `${octet.replaceAll('COLS', 'p.OC')}
+    body: `${octet('p.OC')}
   let C4 = p.C / 4u;
   let mine = min(rowBlock + member, p.N - 1u) * C4;
   let w0 = c * C4;
@@ -204,7 +209,7 @@ export const subgroupMatmul: MatmulKernels = {
     subgroups: true,
     bindings: { dinp: 'write vec4f', dout: 'read vec4f', weight: 'read vec4f' },
     params: { N: 'u32', C: 'u32', OC: 'u32' },
-    body: `${octet.replaceAll('COLS', 'p.C')}
+    body: `${octet('p.C')}
   let C4 = p.C / 4u;
   let OC4 = p.OC / 4u;
   let mine = min(rowBlock + member, p.N - 1u) * OC4;
@@ -222,34 +227,55 @@ export const subgroupMatmul: MatmulKernels = {
     ${rows((r) => `if (rowBlock + ${r}u < p.N) { dinp[(rowBlock + ${r}u) * C4 + column] += acc${r}; }`)}
   }`,
   },
-  // dweight[OC,C] += dout[N,OC]^T @ inp[N,C]: the octet shares 8 output rows o; per step of 4
-  // positions n, lane (2m + h) loads dout[n + m, o + 4h .. o + 4h + 4) and lane owns 4 columns of inp.
+  // dweight[OC,C] += dout[N,OC]^T @ inp[N,C], summed over N in chunks of rowsPerChunk rows into
+  // partials[chunks, OC, C]: the octets of one chunk run together and find its rows of inp and
+  // dout in cache, where one pass over all N rows would stream inp from memory once per 8 rows
+  // of dweight. The octet shares 8 output rows o; per step of 4 positions n, lane (2m + h) loads
+  // dout[n + m, o + 4h .. o + 4h + 4) and each lane owns 4 columns of inp.
   backwardWeight: {
     name: 'matmul_backward_weight_subgroup',
     subgroups: true,
-    bindings: { dweight: 'write vec4f', dout: 'read vec4f', inp: 'read vec4f' },
-    params: { N: 'u32', C: 'u32', OC: 'u32' },
-    body: `${octet.replaceAll('COLS', 'p.C')}
+    bindings: { partials: 'write vec4f', dout: 'read vec4f', inp: 'read vec4f' },
+    params: { N: 'u32', C: 'u32', OC: 'u32', rowsPerChunk: 'u32' },
+    body: `${octet('p.C', '(i / 8u) % (((p.OC + 7u) / 8u) * octets)')}
+  let chunk = (i / 8u) / (((p.OC + 7u) / 8u) * octets);
+  let start = chunk * p.rowsPerChunk;
+  let end = min(start + p.rowsPerChunk, p.N);
   let C4 = p.C / 4u;
   let OC4 = p.OC / 4u;
   let column = c / 4u;
   let half = min(rowBlock / 4u + member % 2u, OC4 - 1u);
   ${rows((r) => `var acc${r} = vec4f();`)}
-  for (var n = 0u; n < p.N; n += 4u) {
-    let sharedPart = dout[min(n + member / 2u, p.N - 1u) * OC4 + half];
+  for (var n = start; n < end; n += 4u) {
+    let sharedPart = dout[min(n + member / 2u, end - 1u) * OC4 + half];
     for (var m = 0u; m < 4u; m++) {
-      // Positions past N repeat the last row: their inp is masked to zero.
-      let x = select(vec4f(), inp[min(n + m, p.N - 1u) * C4 + column], n + m < p.N);
+      // Positions past the chunk repeat its last row: their inp is masked to zero.
+      let x = select(vec4f(), inp[min(n + m, end - 1u) * C4 + column], n + m < end);
       let low = subgroupShuffle(sharedPart, leader + 2u * m);
       let high = subgroupShuffle(sharedPart, leader + 2u * m + 1u);
       ${rows((r) => `acc${r} += ${r < 4 ? 'low' : 'high'}[${r % 4}u] * x;`)}
     }
   }
   if (tile < tiles) {
-    ${rows((r) => `if (rowBlock + ${r}u < p.OC) { dweight[(rowBlock + ${r}u) * C4 + column] += acc${r}; }`)}
+    ${rows((r) => `if (rowBlock + ${r}u < p.OC) { partials[(chunk * p.OC + rowBlock + ${r}u) * C4 + column] = acc${r}; }`)}
   }`,
   },
+  // dweight[OC,C] += sum over chunks of partials[chunk, OC, C], in chunk order; one invocation per 4 elements.
+  sumChunks: {
+    name: 'matmul_backward_weight_sum_chunks',
+    bindings: { dweight: 'write vec4f', partials: 'read vec4f' },
+    params: { chunks: 'u32' },
+    body: `
+  var sum = vec4f();
+  for (var chunk = 0u; chunk < p.chunks; chunk++) { sum += partials[chunk * p.count + i]; }
+  dweight[i] += sum;`,
+  },
 };
+
+/** Rows per chunk of the subgroup dweight sum: about 8 chunks, a multiple of 4 rows each. */
+export function rowsPerChunk(N: number): number {
+  return 4 * Math.ceil(N / 8 / 4);
+}
 
 /** WGSL lines for each of the 8 shared rows. */
 function rows(line: (r: number) => string): string {
