@@ -120,8 +120,7 @@ export function buildAst(source: Source, file: CstNode): { entries: Entry[]; dia
   function decodeString(token: IToken): string {
     const body = token.image.slice(1, -1);
     return body.replace(/\\(u\{[0-9A-Fa-f]{1,6}\}|.)/g, (escape, code: string, offset: number) => {
-      const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\' };
-      if (code in simple) return simple[code];
+      if (code in SIMPLE_ESCAPES) return SIMPLE_ESCAPES[code];
       const point = code.startsWith('u{') ? parseInt(code.slice(2, -1), 16) : NaN;
       if (point <= 0x10ffff) return String.fromCodePoint(point);
       const start = token.startOffset + 1 + offset;
@@ -132,6 +131,8 @@ export function buildAst(source: Source, file: CstNode): { entries: Entry[]; dia
     });
   }
 }
+
+const SIMPLE_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\' };
 
 const SUFFIX_SCALE: Record<string, number> = { k: 1e3, M: 1e6 };
 

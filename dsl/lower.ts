@@ -2,7 +2,7 @@ import type { Entry, Value } from './ast.ts';
 import { BROWN_CATEGORIES } from './schema.ts';
 import {
   argsAfter, child, describe, flagOf, isWord, listKey, numberKey, numberOf, oneArgument, pairKey, put, rangeOf, readEntries,
-  rejectBlock, report, stringOf, valueKey, wordOf, type Context, type Keys, type Read, type Target,
+  rejectBlock, report, stringOf, valueKey, wordOf, type Context, type Keys, type KeySpec, type Read, type Target,
 } from './read.ts';
 
 // Lowering: the syntax tree becomes the raw IR (plain JSON, not yet validated) and a source map
@@ -32,7 +32,6 @@ function blockKey(field: string, usage: string, keys: Keys, header?: (entry: Ent
     },
   };
 }
-type KeySpec = Keys[string];
 
 // `learner grpo { ... }`, `tokenizer bpe { ... }`: one word naming the kind, before the block.
 function kindHeader(field: string, usage: string) {
@@ -269,7 +268,11 @@ const moduleRewardKeys: Keys = {
     usage: 'options { weight 0.5, mode strict }',
     field: 'options',
     read(entry, to) {
-      put(to, 'options', { value: optionValue([], entry.block ?? { entries: [], span: entry.span }), span: entry.keySpan }, entry.key);
+      if (entry.args.length > 0 || !entry.block) {
+        report(to.ctx, entry.args[0]?.span ?? entry.keySpan, '`options` takes a block', { expected: this.usage });
+        return put(to, 'options', undefined, entry.key);
+      }
+      put(to, 'options', { value: optionValue([], entry.block), span: entry.keySpan }, entry.key);
     },
   },
 };
@@ -282,13 +285,15 @@ const rewardKey: KeySpec = {
     const [kind, path, extra] = entry.args;
     if (!kind) {
       report(to.ctx, entry.keySpan, '`reward` needs a kind', { expected: REWARD_USAGE });
-      return void to.ctx.failed.add(inner.path);
+      to.ctx.failed.add(inner.path);
+      return;
     }
     put(inner, 'kind', word(to, kind, REWARD_USAGE), entry.key);
     if (isWord(kind, 'module')) {
       if (!path || extra) {
         report(to.ctx, extra?.span ?? kind.span, '`reward module` takes one path in quotes', { expected: REWARD_USAGE });
-        return void to.ctx.failed.add(inner.path);
+        to.ctx.failed.add(inner.path);
+        return;
       }
       put(inner, 'path', string(to, path, REWARD_USAGE), entry.key);
       readEntries(entry.block?.entries ?? [], moduleRewardKeys, inner, '`reward module`');
