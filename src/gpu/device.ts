@@ -25,7 +25,6 @@ export async function requestGpuDevice(): Promise<GpuDevice> {
   let gpu: GPU | undefined = create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    gpu = undefined;
     throw new Error('no WebGPU adapter found (is a Vulkan driver such as mesa-vulkan-drivers installed?)');
   }
   const limits = adapter.limits;
