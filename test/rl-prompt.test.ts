@@ -9,7 +9,7 @@ import { modelConfig } from '../src/model/config.ts';
 import type { Generation } from '../src/model/generate.ts';
 import { initParams } from '../src/model/params.ts';
 import { Transformer } from '../src/model/transformer.ts';
-import { continuationBytes, keptContext } from '../src/rl/context.ts';
+import { keptContext, tokensAsBytes } from '../src/rl/context.ts';
 import { RptLoop } from '../src/rl/loop.ts';
 import { buildPrompt, parseResponse, responsePhases, UNPARSEABLE_REASONS, type ReasoningVocabulary } from '../src/rl/prompt.ts';
 
@@ -95,7 +95,7 @@ describe('contexts', () => {
   });
 
   test('the continuation as bytes with its token boundaries', () => {
-    expect(continuationBytes(Int32Array.of(CAT, E_ACUTE, X), VOCABULARY)).toEqual({ bytes: bytes(' catéx'), boundaries: [4, 6, 7] });
+    expect(tokensAsBytes(Int32Array.of(CAT, E_ACUTE, X), VOCABULARY)).toEqual({ bytes: bytes(' catéx'), boundaries: [4, 6, 7] });
   });
 });
 

@@ -12,10 +12,10 @@ export interface RptContext {
   continuation: Int32Array; // the next window of tokens, the ground truth the reward checks
 }
 
-/** The ground truth as the rewards see it: its bytes and the byte offsets where its tokens end. */
-export interface Continuation {
+/** Tokens as the rewards see them: their bytes, and the byte offsets at which each token ends. */
+export interface BytesWithBoundaries {
   bytes: Uint8Array;
-  boundaries: number[]; // cumulative byte lengths of the continuation's tokens
+  boundaries: number[]; // cumulative byte lengths of the tokens
 }
 
 /** The context of kept position `index`, for kept (document, offset) pairs from the filter stage. */
@@ -31,8 +31,9 @@ export function keptContext(split: TokenizedSplit, kept: Int32Array, index: numb
   };
 }
 
-export function continuationBytes(continuation: Int32Array, vocabulary: ReasoningVocabulary): Continuation {
-  const parts = Array.from(continuation, (id) => vocabulary.tokenBytes(id));
+/** The bytes of a run of tokens, with the byte offset at which each token ends. */
+export function tokensAsBytes(tokens: Int32Array, vocabulary: ReasoningVocabulary): BytesWithBoundaries {
+  const parts = Array.from(tokens, (id) => vocabulary.tokenBytes(id));
   const boundaries: number[] = [];
   let length = 0;
   for (const part of parts) boundaries.push((length += part.length));

@@ -1,12 +1,14 @@
 // GRPO, as RPT uses it: rewards are compared within the group of responses to one context, the
 // policy takes clipped-surrogate steps on those group-relative advantages, optionally held near
-// a frozen reference by a KL penalty.
+// a frozen reference by a KL penalty. Log-probabilities are the model's own (temperature 1)
+// even when rollouts are drawn at another temperature; verl, by contrast, divides the logits by
+// the sampling temperature first.
 
+import { sequenceLogprobs } from '../model/infer.ts';
 import { aggregationWeights, clippedSurrogate, type Aggregation, type ClippedSurrogateInput, type ClippedSurrogateResult } from '../model/loss.ts';
 import type { AdamW } from '../model/optimizer.ts';
 import { trainStep } from '../model/train-step.ts';
 import type { Transformer } from '../model/transformer.ts';
-import { sequenceLogprobs } from '../model/infer.ts';
 import { batchLayout, policyBatch } from './policy-batch.ts';
 
 /** Added to the standard deviation so that a near-uniform group does not blow its advantages up. */

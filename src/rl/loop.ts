@@ -9,7 +9,7 @@ import { AdamW } from '../model/optimizer.ts';
 import { learningRate } from '../model/schedule.ts';
 import type { Transformer } from '../model/transformer.ts';
 import { Random } from '../util/random.ts';
-import { continuationBytes, type RptContext } from './context.ts';
+import { tokensAsBytes, type RptContext } from './context.ts';
 import { allEqual, groupAdvantages, grpoUpdate, type GrpoUpdateResult } from './grpo.ts';
 import { perResponse, policyBatch, policyScores } from './policy-batch.ts';
 import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type UnparseableReason } from './prompt.ts';
@@ -140,8 +140,8 @@ export class RptLoop {
     const scores = await policyScores(model, batch);
     const logps = perResponse(scores.logp, batch), entropies = perResponse(scores.entropy, batch);
     return Promise.all(groups.map(async (group, c) => {
-      const context = continuationBytes(group.context.context, vocabulary).bytes;
-      const continuation = continuationBytes(group.context.continuation, vocabulary);
+      const context = tokensAsBytes(group.context.context, vocabulary).bytes;
+      const continuation = tokensAsBytes(group.context.continuation, vocabulary);
       const rollouts = await Promise.all(group.rollouts.map(async (rollout, g) => {
         const row = c * learner.rollouts + g;
         const logp = logps[row], entropy = mean(entropies[row]);
@@ -151,7 +151,7 @@ export class RptLoop {
         const verdict = await this.verifier.score({ context, prediction: parsed.prediction, continuation, guessLogprob });
         return { ...rollout, logp, entropy, reward: verdict.reward, ...(verdict.error !== undefined && { rewardError: verdict.error }) };
       }));
-      return { ...group, rollouts, advantages: groupAdvantages(rollouts.map((r) => r.reward), this.inputs.learner.advantage_std) };
+      return { ...group, rollouts, advantages: groupAdvantages(rollouts.map((r) => r.reward), learner.advantage_std) };
     }));
   }
 }

@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import type { RewardIR } from '../../dsl/ir.ts';
-import type { Continuation } from './context.ts';
+import type { BytesWithBoundaries } from './context.ts';
 import { RewardModulePool } from './reward-module.ts';
 import { denseReward } from './rewards/dense.ts';
 import { firstTokenReward } from './rewards/first-token.ts';
@@ -12,7 +12,7 @@ import { prefixMatchReward } from './rewards/prefix-match.ts';
 export interface VerifierInput {
   context: Uint8Array; // the document text before the predicted position
   prediction: Uint8Array;
-  continuation: Continuation;
+  continuation: BytesWithBoundaries;
   guessLogprob: number; // log-probability of the answer tokens under the policy (dense reward)
 }
 
