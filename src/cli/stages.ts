@@ -1,95 +1,94 @@
 import { dirname, resolve } from 'node:path';
 import { checkFile } from '../../dsl/check.ts';
 import { renderDiagnostic } from '../../dsl/diagnostics.ts';
+import type { ExperimentIR } from '../../dsl/ir.ts';
+import type { Backend } from '../backend/backend.ts';
 import { createBackend, type BackendKind } from '../backend/select.ts';
 import { BUCKETS } from '../eval/next-token.ts';
 import { formatHistogram } from '../stages/filter.ts';
 import { runStages, STAGE_TARGETS, type StagesResult, type StageTarget } from '../stages/pipeline.ts';
-import { formatDuration, ProgressReporter, type ProgressOutput } from '../stages/progress.ts';
+import { formatDuration, ProgressReporter } from '../stages/progress.ts';
+import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, processIo, type Command, type Io } from './io.ts';
+import { parseOptions, SET_OPTION } from './options.ts';
 
-// `rpt stage <tokenizer|pretrain|filter|eval|all> <file.rpt> [--backend cpu|webgpu|auto]
-// [--set path=value]...`: checks the experiment file, runs the stages up to the one named (each
-// reused when an earlier run computed it with the same inputs), shows progress on stderr and
-// prints the results on stdout. Ctrl-C stops at the next step; checkpoints already written stay,
-// and the next run resumes from them.
+// `rpt stage <tokenizer|pretrain|filter|eval|all> <file.rpt>`: checks the experiment file, runs
+// the stages up to the one named, shows progress on stderr and prints the results on stdout.
+// Ctrl-C stops at the next step; checkpoints already written stay, and the next run resumes
+// from them.
 
-export const STAGE_USAGE = `usage: rpt stage <${STAGE_TARGETS.join('|')}> <file.rpt> [--backend cpu|webgpu|auto] [--set path=value]...`;
+const usage = `usage: rpt stage <${STAGE_TARGETS.join('|')}> <file.rpt> [--backend cpu|webgpu|auto] [--set path=value]...
 
-export interface CommandIO {
-  stdout: ProgressOutput;
-  stderr: ProgressOutput;
+Runs the stages of an experiment up to the one named; each is reused when an earlier run
+computed it from the same inputs. Results go to the experiment's output folder (default
+runs/<name>); docs/stages.md describes them.
+  --backend KIND      cpu, webgpu, or auto (webgpu when an adapter exists; the default)
+  --set path=value    override an entry of the file, e.g. --set model.base.pretrain.steps=50`;
+
+export const stageCommand: Command = {
+  name: 'stage',
+  summary: 'run tokenizer, pre-training, entropy filter or next-token evaluation',
+  usage,
+  async run(args, io) {
+    const parsed = parseOptions(args, { backend: { type: 'string' }, ...SET_OPTION });
+    if ('error' in parsed) return usageError(io, parsed.error);
+    const problem = usageProblem(parsed.positionals, parsed.values.backend);
+    if (problem !== null) return usageError(io, problem);
+    const [target, file] = parsed.positionals as [StageTarget, string];
+    const checked = checkFile(file, { overrides: (parsed.values.set as string[] | undefined) ?? [] });
+    if (!checked.ir) {
+      for (const d of checked.diagnostics) io.err(`${renderDiagnostic(d)}\n`);
+      return EXIT_INVALID;
+    }
+    return runTarget(checked.ir, target, file, (parsed.values.backend as BackendKind | undefined) ?? 'auto', io);
+  },
+};
+
+function usageError(io: Io, problem: string): number {
+  io.err(`rpt stage: ${problem}\n${usage}`);
+  return EXIT_USAGE;
 }
 
-/** Runs the command; resolves to the process exit code. */
-export async function stageCommand(args: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') {
-    io.stderr.write(`rpt stage: ${parsed}\n${STAGE_USAGE}\n`);
-    return 2;
-  }
-  const checked = checkFile(parsed.file, { overrides: parsed.overrides });
-  if (!checked.ir) {
-    io.stderr.write(`${checked.diagnostics.map(renderDiagnostic).join('\n\n')}\n`);
-    return 1;
-  }
-  const ir = checked.ir;
+function usageProblem(positionals: string[], backend: unknown): string | null {
+  const [target, file, ...extra] = positionals;
+  if (!target || !file) return 'a stage and an experiment file are needed';
+  if (!(STAGE_TARGETS as readonly string[]).includes(target)) return `unknown stage "${target}"`;
+  if (extra.length > 0) return `unexpected argument "${extra[0]}"`;
+  if (backend !== undefined && backend !== 'cpu' && backend !== 'webgpu' && backend !== 'auto') return `--backend must be cpu, webgpu or auto, not "${backend}"`;
+  return null;
+}
+
+async function runTarget(ir: ExperimentIR, target: StageTarget, file: string, backendKind: BackendKind, io: Io): Promise<number> {
   const started = performance.now();
   const controller = new AbortController();
   const interrupt = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt);
-  const reporter = new ProgressReporter(io.stderr);
-  let backend;
+  // On a terminal the progress line is redrawn in place, which needs the stream itself.
+  const reporter = new ProgressReporter(io === processIo ? process.stderr : { write: (text) => io.err(text.replace(/\n$/, '')) });
+  let backend: Backend | undefined;
   try {
-    backend = await createBackend(parsed.backend);
-    reporter.log(`${ir.name}: ${parsed.target} on ${backend.description}`);
-    const result = await runStages(ir, parsed.target, {
+    backend = await createBackend(backendKind);
+    reporter.log(`${ir.name}: ${target} on ${backend.description}`);
+    const result = await runStages(ir, target, {
       runDir: resolve(ir.output),
-      baseDir: dirname(resolve(parsed.file)),
+      baseDir: dirname(resolve(file)),
       backend,
       onProgress: reporter.update,
       signal: controller.signal,
     });
-    io.stdout.write(`${formatResults(result)}\nwall time ${formatDuration(performance.now() - started)}\n`);
-    return 0;
+    io.out(`${formatResults(result)}\nwall time ${formatDuration(performance.now() - started)}`);
+    return EXIT_OK;
   } catch (error) {
     const message = controller.signal.aborted ? 'interrupted; checkpoints written so far are kept and the next run resumes from them' : (error as Error).message;
     reporter.log(`rpt stage: ${message}`);
-    return controller.signal.aborted ? 130 : 1;
+    return controller.signal.aborted ? EXIT_INTERRUPTED : EXIT_INVALID;
   } finally {
     process.removeListener('SIGINT', interrupt);
     backend?.destroy();
   }
 }
 
-interface StageArgs {
-  target: StageTarget;
-  file: string;
-  backend: BackendKind;
-  overrides: string[];
-}
-
-function parseArgs(args: string[]): StageArgs | string {
-  const positional: string[] = [];
-  const overrides: string[] = [];
-  let backend: BackendKind = 'auto';
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const option = /^--(backend|set)(?:=(.*))?$/s.exec(arg);
-    if (option) {
-      const value = option[2] ?? args[++i];
-      if (value === undefined) return `--${option[1]} needs a value`;
-      if (option[1] === 'set') overrides.push(value);
-      else if (value === 'cpu' || value === 'webgpu' || value === 'auto') backend = value;
-      else return `--backend must be cpu, webgpu or auto, not "${value}"`;
-    } else if (arg.startsWith('-')) return `unknown option ${arg}`;
-    else positional.push(arg);
-  }
-  const [target, file, ...extra] = positional;
-  if (!target || !file) return 'a stage and an experiment file are needed';
-  if (!(STAGE_TARGETS as readonly string[]).includes(target)) return `unknown stage "${target}"`;
-  if (extra.length > 0) return `unexpected argument "${extra[0]}"`;
-  return { target: target as StageTarget, file, backend, overrides };
-}
+// The shell's status for a process stopped by SIGINT.
+const EXIT_INTERRUPTED = 130;
 
 function formatResults(result: StagesResult): string {
   const lines: string[] = [];
