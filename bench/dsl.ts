@@ -15,7 +15,7 @@ const REPEATS = 7;
 function generate(): string {
   const head = [
     'experiment bench {',
-    '  corpus { generate arithmetic { digits 2..4, problems 20k, traces 50% }, tokenizer bpe { vocab 256 } }',
+    '  corpus { generate arithmetic { digits 2..4, problems 20k, traces 50% }, tokenizer bpe { vocab 320 } }',
     '  policy { init m0, think up to 32 tokens, answer up to 4 tokens }',
     '  learner grpo { rollouts 8, batch 64, lr 1e-4, steps 300 }',
   ];
