@@ -55,7 +55,7 @@ export interface StepMetrics {
   groups_trained: number;
   sampling_rounds: number;
   response_length: number; // mean tokens per response, markers included
-  think_length: number; // mean thought tokens per response
+  think_length: number; // mean thought tokens per response (all of an unclosed thought's, budget + 1)
   unparseable: Record<UnparseableReason, number>;
   reward_errors: string[]; // every error a reward module reported this step (those rollouts scored 0)
   entropy: number; // mean top-k entropy of the policy over sampled response tokens
