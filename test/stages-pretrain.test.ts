@@ -37,6 +37,15 @@ async function pretrainDir(runDir: string): Promise<string> {
   return join(runDir, 'stages', names[0]);
 }
 
+/** The inputs with a signal that aborts once step `step` has been reported. */
+function interruptedAt(step: number, inputs: PretrainInputs): PretrainInputs {
+  const controller = new AbortController();
+  const onProgress = (progress: Progress) => {
+    if (progress.step === step) controller.abort(new Error(`stopped at step ${step}`));
+  };
+  return { ...inputs, onProgress, signal: controller.signal };
+}
+
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
@@ -69,11 +78,7 @@ describe('pretrain stage', () => {
     const uninterrupted = await runPretrainStage(await pretrainInputs(ir, join(temp.dir, 'a')));
 
     const inputs = await pretrainInputs(ir, join(temp.dir, 'b'));
-    const controller = new AbortController();
-    const interrupt = (progress: Progress) => {
-      if (progress.step === 15) controller.abort(new Error('stopped by the test'));
-    };
-    await expect(runPretrainStage({ ...inputs, onProgress: interrupt, signal: controller.signal })).rejects.toThrow('stopped by the test');
+    await expect(runPretrainStage(interruptedAt(15, inputs))).rejects.toThrow('stopped at step 15');
     expect(await readdir(join(await pretrainDir(inputs.runDir), 'checkpoints'))).toEqual(['step-000010']);
 
     const steps: number[] = [];
@@ -118,11 +123,7 @@ describe('pretrain stage', () => {
   test('a damaged checkpoint stops the resume with its path and the cause, and stays where it is', async () => {
     const ir = tinyExperiment(['model.base.pretrain.steps=30', 'model.base.pretrain.checkpoint=10 steps']);
     const inputs = await pretrainInputs(ir, join(temp.dir, 'run'));
-    const controller = new AbortController();
-    const interrupt = (progress: Progress) => {
-      if (progress.step === 12) controller.abort(new Error('stopped'));
-    };
-    await expect(runPretrainStage({ ...inputs, onProgress: interrupt, signal: controller.signal })).rejects.toThrow('stopped');
+    await expect(runPretrainStage(interruptedAt(12, inputs))).rejects.toThrow('stopped at step 12');
     const stageDir = await pretrainDir(inputs.runDir);
     const damaged = join(stageDir, 'checkpoints', 'step-000010', 'model.safetensors');
     await truncate(damaged, 100);

@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import type { ExperimentIR } from '../../dsl/ir.ts';
-import type { Backend } from '../backend/backend.ts';
 import { BUCKETS, inBucket, type Bucket } from '../eval/next-token.ts';
 import { topkEntropies } from '../model/infer.ts';
 import type { Transformer } from '../model/transformer.ts';
@@ -9,8 +7,8 @@ import { packWindows, windowBatch } from './batching.ts';
 import { contentHash, readDone, readFloat32Array, readInt32Array, stageDirectory, writeArray, writeDone, writeJson } from './cache.ts';
 import type { ResolvedModel } from './models.ts';
 import type { OnProgress } from './progress.ts';
-import { loadSplit, type DataResult, type TokenizedSplit } from './token-data.ts';
-import type { TokenizerResult } from './tokenizer.ts';
+import type { StageInputs } from './stage-inputs.ts';
+import { loadSplit, type TokenizedSplit } from './token-data.ts';
 
 // The entropy filter. A proxy model scores every document position of both sides of the split
 // with the entropy (nats) of its top-k next-token distribution; this is written once per
@@ -23,15 +21,8 @@ import type { TokenizerResult } from './tokenizer.ts';
 // - holdout positions fall into the nested difficulty buckets, which evaluation reports by;
 // - `summary.json` holds the counts and a histogram of entropies in bins of 0.25 nats.
 
-export interface FilterInputs {
-  ir: ExperimentIR;
-  runDir: string;
-  backend: Backend;
-  tokenizer: TokenizerResult;
-  data: DataResult;
+export interface FilterInputs extends StageInputs {
   proxy: ResolvedModel;
-  onProgress?: OnProgress;
-  signal?: AbortSignal;
 }
 
 export interface Histogram {
@@ -132,7 +123,7 @@ async function computeEntropies(inputs: FilterInputs, dir: string, hash: string)
 }
 
 /** entropy[tokens]: the top-k entropy of the model's prediction of each document token. */
-export async function splitEntropies(model: Transformer, split: TokenizedSplit, endToken: number, k: number, part: SplitPart, onProgress?: OnProgress, signal?: AbortSignal): Promise<Float32Array> {
+async function splitEntropies(model: Transformer, split: TokenizedSplit, endToken: number, k: number, part: SplitPart, onProgress?: OnProgress, signal?: AbortSignal): Promise<Float32Array> {
   const windows = packWindows(split, endToken, model.config.context);
   const T = windows.width - 1;
   const rows = Math.max(1, Math.floor(TOKENS_PER_PASS / T));

@@ -1,30 +1,20 @@
-import type { ExperimentIR } from '../../dsl/ir.ts';
-import type { Backend } from '../backend/backend.ts';
 import { BucketTally, scoreWindows, type Accuracy, type Bucket } from '../eval/next-token.ts';
 import { packWindows } from './batching.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadEntropies, type FilterResult } from './filter.ts';
 import { appendMetrics } from './metrics.ts';
 import type { ResolvedModel } from './models.ts';
-import type { OnProgress } from './progress.ts';
-import { loadSplit, type DataResult, type TokenizedSplit } from './token-data.ts';
-import type { TokenizerResult } from './tokenizer.ts';
+import type { StageInputs } from './stage-inputs.ts';
+import { loadSplit, type TokenizedSplit } from './token-data.ts';
 
 // Standard next-token evaluation of one model on the first `eval.documents` holdout documents:
 // argmax accuracy at every document position, overall and per difficulty bucket of the filter's
 // proxy entropies, with Wilson 95% intervals; and the holdout loss and perplexity over the same
 // windows (document ends included, as in training).
 
-export interface NextTokenEvalInputs {
-  ir: ExperimentIR;
-  runDir: string;
-  backend: Backend;
-  tokenizer: TokenizerResult;
-  data: DataResult;
+export interface NextTokenEvalInputs extends StageInputs {
   filter: FilterResult;
   model: ResolvedModel;
-  onProgress?: OnProgress;
-  signal?: AbortSignal;
 }
 
 export interface NextTokenEvalResult {

@@ -1,5 +1,3 @@
-import type { ExperimentIR } from '../../dsl/ir.ts';
-import type { Backend } from '../backend/backend.ts';
 import { checkpointDir, latestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { scoreWindows } from '../eval/next-token.ts';
 import { maskedCrossEntropy } from '../model/loss.ts';
@@ -13,9 +11,8 @@ import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { appendMetrics } from './metrics.ts';
 import { loadModel, saveModel } from './model-checkpoint.ts';
 import { declaredModelConfig } from './models.ts';
-import type { OnProgress } from './progress.ts';
-import { loadSplit, type DataResult } from './token-data.ts';
-import type { TokenizerResult } from './tokenizer.ts';
+import type { StageInputs } from './stage-inputs.ts';
+import { loadSplit } from './token-data.ts';
 
 // The pre-training stage: next-token training of one declared model on the corpus's train
 // windows, with holdout loss every `eval_every` steps and a checkpoint (weights, AdamW moments,
@@ -23,15 +20,8 @@ import type { TokenizerResult } from './tokenizer.ts';
 // after an interruption it continues from the newest checkpoint there, and since the data order
 // and the learning rate depend only on (seed, step), the result equals an uninterrupted run's.
 
-export interface PretrainInputs {
-  ir: ExperimentIR;
+export interface PretrainInputs extends StageInputs {
   model: string; // a name under ir.models with a pretrain block
-  runDir: string;
-  backend: Backend;
-  tokenizer: TokenizerResult;
-  data: DataResult;
-  onProgress?: OnProgress;
-  signal?: AbortSignal; // checked before each step; checkpoints already written stay
 }
 
 export interface PretrainResult {
