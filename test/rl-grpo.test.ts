@@ -12,6 +12,7 @@ import type { RptContext } from '../src/rl/context.ts';
 import { allEqual, groupAdvantages, grpoLoss } from '../src/rl/grpo.ts';
 import { RptLoop, type RptLoopInputs, type StepResult } from '../src/rl/loop.ts';
 import type { ReasoningVocabulary } from '../src/rl/prompt.ts';
+import { reasoningAccuracy } from '../src/rl/reasoning-eval.ts';
 import { Random } from '../src/util/random.ts';
 
 const backend = new CpuBackend();
@@ -50,10 +51,15 @@ function learner(overrides: Partial<LearnerIR>): Omit<LearnerIR, 'algorithm'> {
   };
 }
 
-function toyLoop(learnerSettings: Omit<LearnerIR, 'algorithm'>, thinkTokens: number, reward: RewardIR = { kind: 'prefix_match' }, reference: Transformer | null = null): RptLoop {
+/** The toy policy from scratch, always from the same initialisation. */
+function toyModel(): Transformer {
   const config = modelConfig({ vocabSize: TOKENS.length, layers: 1, dim: 32, heads: 2, context: 16, tiedEmbeddings: true });
+  return new Transformer(backend, config, initParams(config, 11));
+}
+
+function toyLoop(learnerSettings: Omit<LearnerIR, 'algorithm'>, thinkTokens: number, reward: RewardIR = { kind: 'prefix_match' }, reference: Transformer | null = null, model = toyModel()): RptLoop {
   return new RptLoop({
-    model: new Transformer(backend, config, initParams(config, 11)),
+    model,
     reference,
     vocabulary: VOCABULARY,
     contexts: alwaysAContexts(32),
@@ -157,8 +163,7 @@ describe('dynamic sampling', () => {
 
 describe('KL to a frozen reference', () => {
   test('is reported once the policy moves away from the reference, and needs one', async () => {
-    const config = modelConfig({ vocabSize: TOKENS.length, layers: 1, dim: 32, heads: 2, context: 16, tiedEmbeddings: true });
-    const reference = new Transformer(backend, config, initParams(config, 11));
+    const reference = toyModel();
     // The dense reward differs between responses, so the first update already has advantages to follow.
     const loop = toyLoop(learner({ steps: 1, kl: 0.1, updates_per_batch: 2 }), 0, { kind: 'dense' }, reference);
     const { metrics } = await loop.takeStep();
@@ -202,13 +207,36 @@ describe('a user reward module in the loop', () => {
 describe('toy task', () => {
   // From scratch, with a thought of up to 2 tokens: the policy must learn to close its thought,
   // answer "a" and end. At first nearly every group is all wrong and teaches nothing.
+  const policy = toyModel();
+
   test('mean reward rises from near 0 to near 1 within 80 steps when "a" is always right', async () => {
-    const loop = toyLoop(learner({ steps: 80 }), 2);
+    const loop = toyLoop(learner({ steps: 80 }), 2, { kind: 'prefix_match' }, null, policy);
     const rewards: number[] = [];
     const recentMean = () => rewards.slice(-5).reduce((total, r) => total + r, 0) / 5;
     while (loop.step < 80 && !(rewards.length >= 5 && recentMean() >= 0.9)) rewards.push((await loop.takeStep()).metrics.mean_reward);
     await loop.close();
     expect(rewards.slice(0, 5).every((r) => r < 0.1)).toBe(true);
     expect(recentMean()).toBeGreaterThanOrEqual(0.9);
+  });
+
+  // Greedy reasoning-mode evaluation of the trained policy, which now answers "a" (then <end>):
+  // right where the continuation starts with "a", wrong elsewhere, tallied by difficulty.
+  test('reasoning-mode accuracy of the trained policy, by difficulty bucket', async () => {
+    const contexts = alwaysAContexts(8);
+    const positions = Array.from({ length: 8 }, (_, i) => ({
+      context: { ...contexts.at(i), continuation: i < 4 ? Int32Array.of(0, 1) : Int32Array.of(1, 0) },
+      entropy: i < 4 ? 2 : 0.7, // "ab" positions are hard (and medium and easy), "ba" ones only easy
+    }));
+    const result = await reasoningAccuracy(policy, VOCABULARY, positions, {
+      budgets: { thinkTokens: 2, answerTokens: 1 },
+      sampling: { temperature: 0, topK: 0, topP: 1 },
+      seed: 1,
+      thresholds: { easy: 0.5, medium: 1, hard: 1.5 },
+      contextsPerBatch: 3,
+    });
+    for (const tally of [result.prefixMatch, result.firstToken]) {
+      expect([tally.all, tally.easy, tally.medium, tally.hard].map(({ correct, total }) => [correct, total])).toEqual([[4, 8], [4, 8], [4, 4], [4, 4]]);
+    }
+    expect(Object.values(result.unparseable).every((count) => count === 0)).toBe(true);
   });
 });

@@ -20,9 +20,13 @@ export interface BytesWithBoundaries {
 
 /** The context of kept position `index`, for kept (document, offset) pairs from the filter stage. */
 export function keptContext(split: TokenizedSplit, kept: Int32Array, index: number, windowTokens: number): RptContext {
-  const document = kept[2 * index], offset = kept[2 * index + 1];
+  return positionContext(split, kept[2 * index], kept[2 * index + 1], windowTokens);
+}
+
+/** The context that predicts token `offset` of a document of the split, with the window after it. */
+export function positionContext(split: TokenizedSplit, document: number, offset: number, windowTokens: number): RptContext {
   const start = split.starts[document], end = split.starts[document + 1];
-  if (offset + windowTokens > end - start) throw new Error(`kept position ${index} (document ${document}, offset ${offset}) has no window of ${windowTokens} tokens`);
+  if (offset + windowTokens > end - start) throw new Error(`position ${offset} of document ${document} has no window of ${windowTokens} tokens`);
   return {
     document,
     offset,
