@@ -34,17 +34,20 @@ describe.skipIf(!gpu.backend)(`webgpu kernels match the cpu reference ${gpu.skip
   const random = new Random(11);
   const N = 37, C = 52, V = 97;
 
-  test('embedding forward and backward (repeated tokens)', async () => {
-    const tokens = ints(random, N, 11); // few distinct tokens, so rows receive several contributions
-    await expectSameOnBoth(
-      { out: uniform(random, N * C), tokens, wte: uniform(random, V * C), dwte: uniform(random, V * C), dout: uniform(random, N * C) },
-      (b, t) => {
-        b.embeddingForward(t.out, t.tokens, t.wte, N, C);
-        b.embeddingBackward(t.dwte, t.dout, t.tokens, N, C);
-      },
-      ['out', 'dwte'], ARITHMETIC,
-    );
-  });
+  // C = 130 splits each vocabulary row between two invocations of the backward kernel.
+  for (const C of [52, 130]) {
+    test(`embedding forward and backward (repeated tokens), C=${C}`, async () => {
+      const tokens = ints(random, N, 11); // few distinct tokens, so rows receive several contributions
+      await expectSameOnBoth(
+        { out: uniform(random, N * C), tokens, wte: uniform(random, V * C), dwte: uniform(random, V * C), dout: uniform(random, N * C) },
+        (b, t) => {
+          b.embeddingForward(t.out, t.tokens, t.wte, N, C);
+          b.embeddingBackward(t.dwte, t.dout, t.tokens, N, C);
+        },
+        ['out', 'dwte'], ARITHMETIC,
+      );
+    });
+  }
 
   test('rmsnorm forward and backward', async () => {
     await expectSameOnBoth(
