@@ -7,10 +7,7 @@ import type { AdamWSettings, Backend, DType, Tensor } from '../backend/backend.t
 import { requestGpuDevice, type GpuDevice } from './device.ts';
 import { kernelSource, WORKGROUP_SIZE, type ElementwiseKernels, type Kernel } from './kernel.ts';
 import { adamw, sumSquaresFinish, sumSquaresPartial, SUM_SQUARES_PARTIALS } from './kernels/adamw.ts';
-import {
-  attentionKeyValueBackward, attentionQueryBackward, attentionScoresBackwardFor, attentionScoresFor, attentionValues,
-  attentionValuesDecode, channelGroupInvocations,
-} from './kernels/attention.ts';
+import { attentionKernels, channelGroupInvocations } from './kernels/attention.ts';
 import { embeddingBackward, embeddingBackwardInvocations, embeddingForward } from './kernels/embedding.ts';
 import { argmax, cacheWrite, gatherRows, topkEntropy } from './kernels/inference.ts';
 import { logprobBackward, logprobForward } from './kernels/logprob.ts';
@@ -230,8 +227,9 @@ export class WebGpuBackend implements Backend {
   }
 
   attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void {
-    this.dispatch(attentionScoresFor(false, HS), [probs, q, k], [T, T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
-    this.dispatch(attentionValues, [out, probs, v], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
+    const kernels = attentionKernels(HS);
+    this.dispatch(kernels.scores, [probs, q, k], [T, T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(kernels.values, [out, probs, v], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
   }
 
   attentionBackward(
@@ -239,9 +237,10 @@ export class WebGpuBackend implements Backend {
     B: number, T: number, NH: number, HS: number,
   ): void {
     const dscores = this.allocate(B * NH * T * T, 'f32', false);
-    this.dispatch(attentionScoresBackwardFor(HS), [dscores, dout, probs, v], [T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
-    this.dispatch(attentionQueryBackward, [dq, dscores, k], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
-    this.dispatch(attentionKeyValueBackward, [dk, dv, dscores, probs, q, dout], [T, NH, HS], channelGroupInvocations(B * T, NH, HS));
+    const kernels = attentionKernels(HS);
+    this.dispatch(kernels.scoresBackward, [dscores, dout, probs, v], [T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(kernels.queryBackward, [dq, dscores, k], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
+    this.dispatch(kernels.keyValueBackward, [dk, dv, dscores, probs, q, dout], [T, NH, HS], channelGroupInvocations(B * T, NH, HS));
     this.release(dscores);
   }
 
@@ -307,8 +306,9 @@ export class WebGpuBackend implements Backend {
     out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor, B: number, Tq: number, NH: number, HS: number, Tmax: number,
   ): void {
     const probs = this.allocate(B * NH * Tq * Tmax, 'f32', false);
-    this.dispatch(attentionScoresFor(true, HS), [probs, q, kCache, positions], [Tq, Tmax, NH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
-    this.dispatch(attentionValuesDecode, [out, probs, vCache, positions], [Tq, Tmax, NH, HS], channelGroupInvocations(B * Tq, NH, HS));
+    const kernels = attentionKernels(HS);
+    this.dispatch(kernels.scoresDecode, [probs, q, kCache, positions], [Tq, Tmax, NH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
+    this.dispatch(kernels.valuesDecode, [out, probs, vCache, positions], [Tq, Tmax, NH, HS], channelGroupInvocations(B * Tq, NH, HS));
     this.release(probs);
   }
 

@@ -51,9 +51,12 @@ ${kernel.body}
 
 /**
  * WGSL helper `NAME4(start, c, cols)`: NAME[start + c .. start + c + 4) as a vec4, columns past
- * `cols` clamped to the last one so that every load stays inside the row.
+ * `cols` clamped to the last one so that every load stays inside the row. `vectorized`: the
+ * buffer is bound as vec4 and start + c is a multiple of 4 with c + 4 <= cols.
  */
-export function loadColumns4(buffer: string): string {
+export function loadColumns4(buffer: string, vectorized = false): string {
+  if (vectorized) return `
+fn ${buffer}4(start: u32, c: u32, cols: u32) -> vec4f { return ${buffer}[(start + c) / 4u]; }`;
   return `
 fn ${buffer}4(start: u32, c: u32, cols: u32) -> vec4f {
   let last = cols - 1u;
@@ -62,8 +65,13 @@ fn ${buffer}4(start: u32, c: u32, cols: u32) -> vec4f {
 }`;
 }
 
-/** WGSL helper `store_NAME(start, c, cols, value)`: NAME[start + c + j] = (or +=) value[j] where c + j < cols. */
-export function storeColumns4(buffer: string, accumulate: boolean): string {
+/**
+ * WGSL helper `store_NAME(start, c, cols, value)`: NAME[start + c + j] = (or +=) value[j] where
+ * c + j < cols. `vectorized`: as for loadColumns4.
+ */
+export function storeColumns4(buffer: string, accumulate: boolean, vectorized = false): string {
+  if (vectorized) return `
+fn store_${buffer}(start: u32, c: u32, cols: u32, value: vec4f) { ${buffer}[(start + c) / 4u] ${accumulate ? '+=' : '='} value; }`;
   return `
 fn store_${buffer}(start: u32, c: u32, cols: u32, value: vec4f) {
   for (var j = 0u; j < 4u; j++) {

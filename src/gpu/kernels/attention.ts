@@ -50,13 +50,6 @@ function attentionScores(decode: boolean, vectorized: boolean): Kernel {
   };
 }
 
-const scoreKernels = [false, true].map((decode) => [false, true].map((vectorized) => attentionScores(decode, vectorized)));
-
-/** The scores kernel for training or decoding at head size HS. */
-export function attentionScoresFor(decode: boolean, HS: number): Kernel {
-  return scoreKernels[Number(decode)][Number(HS % 4 === 0)];
-}
-
 /**
  * WGSL for kernels with one invocation per 4 channels of a head of a [B, T, NH, HS] tensor:
  * channels c..c+3 of head h of row `row` (= b * T + position) of sequence b.
@@ -75,12 +68,13 @@ function channelGroup(row: string, T: string): string {
  * [B,NH,Tq,Tk], rows [B,Tk,NH,HS], out [B,Tq,NH,HS]. With probs and v this is the attention
  * output; with the score gradients and k it is dq. One invocation per 4 channels of a head.
  */
-function weightedRows(name: string, decode: boolean, accumulate: boolean): Kernel {
+function weightedRows(name: string, decode: boolean, accumulate: boolean, vectorized: boolean): Kernel {
+  const element = vectorized ? 'vec4f' : 'f32';
   return {
-    name,
-    bindings: { out: 'write f32', weights: 'read f32', rows: 'read f32', ...(decode ? { positions: 'read i32' as const } : {}) },
+    name: `${name}${vectorized ? '_vec4' : ''}`,
+    bindings: { out: `write ${element}`, weights: 'read f32', rows: `read ${element}`, ...(decode ? { positions: 'read i32' as const } : {}) },
     params: { Tq: 'u32', Tk: 'u32', NH: 'u32', HS: 'u32' },
-    functions: loadColumns4('rows') + storeColumns4('out', accumulate),
+    functions: loadColumns4('rows', vectorized) + storeColumns4('out', accumulate, vectorized),
     body: `
 ${channelGroup('bt', 'p.Tq')}
   let t = bt % p.Tq;
@@ -95,8 +89,6 @@ ${channelGroup('bt', 'p.Tq')}
   };
 }
 
-export const attentionValues = weightedRows('attention_values', false, false);
-export const attentionValuesDecode = weightedRows('attention_values_decode', true, false);
 
 /**
  * dscores[B,NH,T,T] = probs * (dprobs - sum(probs * dprobs)) * scale where dprobs = dout v^T:
@@ -131,26 +123,18 @@ function attentionScoresBackward(vectorized: boolean): Kernel {
   };
 }
 
-const scoreBackwardKernels = [false, true].map(attentionScoresBackward);
-
-/** The score-gradient kernel at head size HS. */
-export function attentionScoresBackwardFor(HS: number): Kernel {
-  return scoreBackwardKernels[Number(HS % 4 === 0)];
-}
-
-/** dq[B,T,NH,HS] += dscores @ k */
-export const attentionQueryBackward = weightedRows('attention_query_backward', false, true);
-
 /**
  * dk[b,j,h,:] += sum over t >= j of dscores[b,h,t,j] * q[b,t,h,:],
  * dv[b,j,h,:] += sum over t >= j of probs[b,h,t,j] * dout[b,t,h,:]; one invocation per 4 channels.
  */
-export const attentionKeyValueBackward: Kernel = {
-  name: 'attention_key_value_backward',
-  bindings: { dk: 'write f32', dv: 'write f32', dscores: 'read f32', probs: 'read f32', q: 'read f32', dout: 'read f32' },
-  params: { T: 'u32', NH: 'u32', HS: 'u32' },
-  functions: loadColumns4('q') + loadColumns4('dout') + storeColumns4('dk', true) + storeColumns4('dv', true),
-  body: `
+function attentionKeyValueBackward(vectorized: boolean): Kernel {
+  const element = vectorized ? 'vec4f' : 'f32';
+  return {
+    name: `attention_key_value_backward${vectorized ? '_vec4' : ''}`,
+    bindings: { dk: `write ${element}`, dv: `write ${element}`, dscores: 'read f32', probs: 'read f32', q: `read ${element}`, dout: `read ${element}` },
+    params: { T: 'u32', NH: 'u32', HS: 'u32' },
+    functions: loadColumns4('q', vectorized) + loadColumns4('dout', vectorized) + storeColumns4('dk', true, vectorized) + storeColumns4('dv', true, vectorized),
+    body: `
 ${channelGroup('bj', 'p.T')}
   let j = bj % p.T;
   let C = p.NH * p.HS;
@@ -164,7 +148,39 @@ ${channelGroup('bj', 'p.T')}
   }
   store_dk(bj * C + h * p.HS, c, p.HS, dkSum);
   store_dv(bj * C + h * p.HS, c, p.HS, dvSum);`,
-};
+  };
+}
+
+export interface AttentionKernels {
+  scores: Kernel;
+  scoresDecode: Kernel;
+  values: Kernel;
+  valuesDecode: Kernel;
+  scoresBackward: Kernel;
+  /** dq[B,T,NH,HS] += dscores @ k */
+  queryBackward: Kernel;
+  keyValueBackward: Kernel;
+}
+
+function attentionKernelSet(vectorized: boolean): AttentionKernels {
+  return {
+    scores: attentionScores(false, vectorized),
+    scoresDecode: attentionScores(true, vectorized),
+    values: weightedRows('attention_values', false, false, vectorized),
+    valuesDecode: weightedRows('attention_values_decode', true, false, vectorized),
+    scoresBackward: attentionScoresBackward(vectorized),
+    queryBackward: weightedRows('attention_query_backward', false, true, vectorized),
+    keyValueBackward: attentionKeyValueBackward(vectorized),
+  };
+}
+
+const scalarKernels = attentionKernelSet(false);
+const vectorKernels = attentionKernelSet(true);
+
+/** The kernels for head size HS: heads read and written as vec4 when HS is a multiple of 4. */
+export function attentionKernels(HS: number): AttentionKernels {
+  return HS % 4 === 0 ? vectorKernels : scalarKernels;
+}
 
 /** Invocations of the kernels that give each (row, head) one invocation per 4 channels. */
 export function channelGroupInvocations(rows: number, NH: number, HS: number): number {
