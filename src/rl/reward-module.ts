@@ -8,9 +8,9 @@
 // behind a hung call, or waiting for a fresh worker to load TypeScript, would count against an
 // innocent call. Here the clock starts when a call reaches a worker that has loaded the module.
 
-import { extname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { tsxWorkerCode } from '../../runtime/tsx-worker.ts';
 import type { WorkerReply } from './reward-module-worker.ts';
 
 /** What a reward module's default export receives, per rollout. */
@@ -38,17 +38,6 @@ export interface RewardModuleSettings {
 // that takes longer than this to import is taken to hang at load.
 const LOAD_TIMEOUT_MS = 30_000;
 
-/**
- * The code a worker starts with: it registers tsx, so that it can import TypeScript (the user's
- * module, and the worker body when running from source rather than the build), then imports the
- * worker body. `execArgv: ['--import', 'tsx']` does not reach a worker's loader on Node 20.
- */
-function workerBootstrap(): string {
-  const body = new URL(`./reward-module-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(body.href)}); })`;
-}
-
 interface PendingCall {
   input: RewardModuleInput;
   settle: (outcome: RewardModuleOutcome) => void;
@@ -63,7 +52,7 @@ interface ModuleWorker {
 
 export class RewardModulePool {
   readonly path: string;
-  private readonly bootstrap = workerBootstrap();
+  private readonly bootstrap = tsxWorkerCode('./reward-module-worker', import.meta.url);
   private readonly workers = new Set<ModuleWorker>();
   private readonly queue: PendingCall[] = [];
   private loadError: string | undefined; // set once the module failed to load: every call fails with it
