@@ -65,6 +65,14 @@ export interface StepMetrics {
   ref_kl: number | null; // also null without a KL penalty
   grad_norm: number | null;
   optimizer_steps: number; // mini-batches stepped on; 0 when no group was left to train on
+  seconds: StepSeconds;
+}
+
+/** Wall seconds of one step: sampling (rollouts and the policy's scoring of them), reward verification, the GRPO update. */
+export interface StepSeconds {
+  sampling: number;
+  verification: number;
+  learning: number;
 }
 
 export interface StepResult {
@@ -77,14 +85,12 @@ export class RptLoop {
   step = 0; // loop steps taken
   weightVersion = 0; // learner steps that updated the weights
   private readonly verifier: Verifier;
-  private readonly random: Random;
 
   constructor(private readonly inputs: RptLoopInputs) {
     const { model, learner } = inputs;
     if (inputs.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
     this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
     this.verifier = new Verifier(inputs.reward, inputs.baseDir);
-    this.random = new Random(inputs.seed);
   }
 
   /** Steps until learner.steps have been taken, handing each result to `onStep`. */
@@ -97,17 +103,22 @@ export class RptLoop {
     const step = this.step + 1;
     const weightVersion = this.weightVersion;
     const dynamic = learner.dynamic_sampling_after !== null && step >= learner.dynamic_sampling_after;
+    // Each step's draws depend on (seed, step) alone, so a loop resumed at a step from a
+    // checkpoint draws the same contexts and rollouts as one that never stopped.
+    const random = new Random((this.inputs.seed ^ Math.imul(step, 0x9e3779b1)) >>> 0);
     const sampled: ScoredGroup[] = [];
     const kept: ScoredGroup[] = [];
+    const seconds: StepSeconds = { sampling: 0, verification: 0, learning: 0 };
     let rounds = 0;
     while (rounds < (dynamic ? MAX_SAMPLING_ROUNDS : 1) && kept.length < learner.batch) {
       rounds++;
-      const groups = await this.sampleGroups(learner.batch - kept.length);
+      const groups = await this.sampleGroups(learner.batch - kept.length, random, seconds);
       sampled.push(...groups);
       kept.push(...(dynamic ? groups.filter((group) => !allEqual(group.rollouts.map((r) => r.reward))) : groups));
     }
     const lr = learningRate({ maxLr: learner.lr, minLr: learner.lr, warmupSteps: learner.warmup, totalSteps: learner.steps }, step);
     let update: GrpoUpdateResult | null = null;
+    const learningStart = performance.now();
     if (kept.length > 0) {
       const groups = kept.map((group) => group.rollouts.map((rollout, i) => ({ prompt: group.prompt, response: rollout.response, oldLogp: rollout.logp, advantage: group.advantages[i] })));
       update = await grpoUpdate(model, this.optimizer, reference, groups, {
@@ -115,8 +126,9 @@ export class RptLoop {
       }, lr);
       this.weightVersion++;
     }
+    seconds.learning = (performance.now() - learningStart) / 1000;
     this.step = step;
-    return { metrics: stepMetrics(step, weightVersion, this.inputs.configVersion, lr, sampled, kept.length, rounds, update), trained: kept };
+    return { metrics: stepMetrics(step, weightVersion, this.inputs.configVersion, lr, sampled, kept.length, rounds, update, seconds), trained: kept };
   }
 
   async close(): Promise<void> {
@@ -124,22 +136,25 @@ export class RptLoop {
   }
 
   /** `count` contexts drawn at random, G rollouts each, scored by the policy and rewarded. */
-  private async sampleGroups(count: number): Promise<ScoredGroup[]> {
+  private async sampleGroups(count: number, random: Random, seconds: StepSeconds): Promise<ScoredGroup[]> {
     const { model, vocabulary, contexts, policy, learner, configVersion } = this.inputs;
-    const drawn = Array.from({ length: count }, () => contexts.at(this.random.int(0, contexts.count - 1)));
+    const samplingStart = performance.now();
+    const drawn = Array.from({ length: count }, () => contexts.at(random.int(0, contexts.count - 1)));
     const groups = await sampleRollouts(model, vocabulary, drawn, {
       budgets: { thinkTokens: policy.think_tokens, answerTokens: policy.answer_tokens },
       sampling: { temperature: policy.temperature, topK: policy.top_k, topP: policy.top_p },
       groupSize: learner.rollouts,
       weightVersion: this.weightVersion,
       configVersion,
-    }, this.random);
+    }, random);
     // The learner's forward before its update gives the old log-probabilities: these weights
     // sampled the rollouts, so they are exact on-policy values.
     const batch = policyBatch(groups.flatMap((group) => group.rollouts.map((rollout) => ({ prompt: group.prompt, response: rollout.response }))));
     const scores = await policyScores(model, batch);
     const logps = perResponse(scores.logp, batch), entropies = perResponse(scores.entropy, batch);
-    return Promise.all(groups.map(async (group, c) => {
+    const verificationStart = performance.now();
+    seconds.sampling += (verificationStart - samplingStart) / 1000;
+    const scored = await Promise.all(groups.map(async (group, c) => {
       const context = tokensAsBytes(group.context.context, vocabulary).bytes;
       const continuation = tokensAsBytes(group.context.continuation, vocabulary);
       const rollouts = await Promise.all(group.rollouts.map(async (rollout, g) => {
@@ -153,10 +168,12 @@ export class RptLoop {
       }));
       return { ...group, rollouts, advantages: groupAdvantages(rollouts.map((r) => r.reward), learner.advantage_std) };
     }));
+    seconds.verification += (performance.now() - verificationStart) / 1000;
+    return scored;
   }
 }
 
-function stepMetrics(step: number, weightVersion: number, configVersion: number, lr: number, sampled: ScoredGroup[], trained: number, rounds: number, update: GrpoUpdateResult | null): StepMetrics {
+function stepMetrics(step: number, weightVersion: number, configVersion: number, lr: number, sampled: ScoredGroup[], trained: number, rounds: number, update: GrpoUpdateResult | null, seconds: StepSeconds): StepMetrics {
   const rollouts = sampled.flatMap((group) => group.rollouts);
   const unparseable = Object.fromEntries(UNPARSEABLE_REASONS.map((reason) => [reason, 0])) as Record<UnparseableReason, number>;
   for (const rollout of rollouts) if (rollout.parsed.unparseable !== undefined) unparseable[rollout.parsed.unparseable]++;
@@ -182,6 +199,7 @@ function stepMetrics(step: number, weightVersion: number, configVersion: number,
     ref_kl: update?.refKl ?? null,
     grad_norm: update?.gradNorm ?? null,
     optimizer_steps: update?.optimizerSteps ?? 0,
+    seconds,
   };
 }
 
