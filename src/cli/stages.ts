@@ -26,7 +26,7 @@ runs/<name>); docs/stages.md describes them.
 
 export const stageCommand: Command = {
   name: 'stage',
-  summary: 'run tokenizer, pre-training, entropy filter or next-token evaluation',
+  summary: 'run tokenizer, pre-training, entropy filter, next-token evaluation or RPT',
   usage,
   async run(args, io) {
     const parsed = parseOptions(args, { backend: { type: 'string' }, ...SET_OPTION });
@@ -114,6 +114,14 @@ function formatResults(result: StagesResult): string {
       const a = e.accuracy[b];
       lines.push(`  ${b.padEnd(6)} accuracy ${(100 * a.accuracy).toFixed(2)}% [${(100 * a.low).toFixed(2)}, ${(100 * a.high).toFixed(2)}] of ${a.total}`);
     }
+  }
+  if (result.rpt) {
+    const r = result.rpt;
+    const stepSeconds = r.seconds.sampling + r.seconds.verification + r.seconds.learning;
+    const share = (s: number) => (stepSeconds > 0 ? `${((100 * s) / stepSeconds).toFixed(0)}%` : '-');
+    lines.push(`rpt from ${r.policy}: ${r.steps} steps, ${(r.flops.sampling + r.flops.learning).toExponential(3)} FLOPs${r.resumedFrom !== null && !r.cached ? `, resumed from step ${r.resumedFrom}` : ''}${reused(r.cached)}`);
+    if (!r.cached) lines.push(`  ${r.rollouts} rollouts, ${(r.rollouts / Math.max(stepSeconds, 1e-9)).toFixed(1)} rollouts/s; time in sampling ${share(r.seconds.sampling)}, verification ${share(r.seconds.verification)}, learning ${share(r.seconds.learning)}`);
+    lines.push(`  weights: ${r.checkpoint}`);
   }
   return lines.join('\n');
 }

@@ -6,13 +6,15 @@ import { runNextTokenEvalStage, type NextTokenEvalResult } from './next-token-ev
 import { runPretrainStage, type PretrainResult } from './pretrain.ts';
 import type { OnProgress } from './progress.ts';
 import { runDataStage, type DataResult } from './token-data.ts';
+import { runRptStage, type RptResult } from './rpt.ts';
 import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
 
 // The stages up to a target, each run only when needed and reused when cached:
 //   tokenizer -> data (token arrays) -> pretrain (every declared model with a pretrain block,
 //   or for `filter` only the proxy) -> filter (proxy entropies) -> eval (every declared model)
+//   -> rpt (the RL loop from the policy's init)
 
-export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'all'] as const;
+export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'rpt', 'all'] as const;
 export type StageTarget = (typeof STAGE_TARGETS)[number];
 
 export interface StageOptions {
@@ -29,6 +31,7 @@ export interface StagesResult {
   pretrain: Record<string, PretrainResult>;
   filter?: FilterResult;
   eval: Record<string, NextTokenEvalResult>;
+  rpt?: RptResult;
 }
 
 export async function runStages(ir: ExperimentIR, target: StageTarget, options: StageOptions): Promise<StagesResult> {
@@ -55,5 +58,9 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
     const model = await resolveModel(ir, { kind: 'model', name }, result.pretrain, tokenizer, baseDir);
     result.eval[name] = await runNextTokenEvalStage({ ir, runDir, backend, tokenizer, data, filter, model, onProgress, signal });
   }
+  if (target === 'eval') return result;
+
+  const policy = await resolveModel(ir, ir.policy.init, result.pretrain, tokenizer, baseDir);
+  result.rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal });
   return result;
 }
