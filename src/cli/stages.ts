@@ -123,6 +123,14 @@ function formatResults(result: StagesResult): string {
     if (!r.cached) lines.push(`  ${r.rollouts} rollouts, ${(r.rollouts / Math.max(stepSeconds, 1e-9)).toFixed(1)} rollouts/s; time in sampling ${share(r.seconds.sampling)}, verification ${share(r.seconds.verification)}, learning ${share(r.seconds.learning)}`);
     lines.push(`  weights: ${r.checkpoint}`);
   }
+  if (result.rptEval) {
+    const e = result.rptEval;
+    lines.push(`rpt-eval: ${e.positions} holdout positions${e.ntpMatched ? `; ntp_matched pre-trained ${e.ntpMatched.steps} steps (${e.ntpMatched.extraSteps} for RPT's FLOPs)` : ''}${reused(e.cached)}`);
+    for (const p of e.points) {
+      const cells = BUCKETS.map((b) => `${b} ${(100 * p.accuracy[b].accuracy).toFixed(1)}% [${(100 * p.accuracy[b].low).toFixed(1)}, ${(100 * p.accuracy[b].high).toFixed(1)}] n=${p.accuracy[b].total}`);
+      lines.push(`  ${`${p.arm} ${p.mode}${p.arm === 'rpt' ? ` @${p.step}` : ''}`.padEnd(22)} ${cells.join('  ')}`);
+    }
+  }
   return lines.join('\n');
 }
 

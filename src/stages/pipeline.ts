@@ -6,15 +6,17 @@ import { runNextTokenEvalStage, type NextTokenEvalResult } from './next-token-ev
 import { runPretrainStage, type PretrainResult } from './pretrain.ts';
 import type { OnProgress } from './progress.ts';
 import { runDataStage, type DataResult } from './token-data.ts';
+import { runRptEvalStage, type RptEvalResult } from './rpt-eval.ts';
 import { runRptStage, type RptResult } from './rpt.ts';
 import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
 
 // The stages up to a target, each run only when needed and reused when cached:
 //   tokenizer -> data (token arrays) -> pretrain (every declared model with a pretrain block,
 //   or for `filter` only the proxy) -> filter (proxy entropies) -> eval (every declared model)
-//   -> rpt (the RL loop from the policy's init)
+//   -> rpt (the RL loop from the policy's init) -> rpt-eval (base, RPT and the baselines asked
+//   for, on the same holdout positions)
 
-export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'rpt', 'all'] as const;
+export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'rpt', 'rpt-eval', 'all'] as const;
 export type StageTarget = (typeof STAGE_TARGETS)[number];
 
 export interface StageOptions {
@@ -32,6 +34,7 @@ export interface StagesResult {
   filter?: FilterResult;
   eval: Record<string, NextTokenEvalResult>;
   rpt?: RptResult;
+  rptEval?: RptEvalResult;
 }
 
 export async function runStages(ir: ExperimentIR, target: StageTarget, options: StageOptions): Promise<StagesResult> {
@@ -62,5 +65,8 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
 
   const policy = await resolveModel(ir, ir.policy.init, result.pretrain, tokenizer, baseDir);
   result.rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal });
+  if (target === 'rpt') return result;
+
+  result.rptEval = await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt: result.rpt, onProgress, signal });
   return result;
 }
