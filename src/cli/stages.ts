@@ -131,6 +131,7 @@ function formatResults(result: StagesResult): string {
       lines.push(`  ${`${p.arm} ${p.mode}${p.arm === 'rpt' ? ` @${p.step}` : ''}`.padEnd(22)} ${cells.join('  ')}`);
     }
   }
+  if (result.report) lines.push(`report: ${result.report.report}`);
   return lines.join('\n');
 }
 

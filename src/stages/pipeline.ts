@@ -1,5 +1,6 @@
 import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
+import { writeReport, type ReportFiles } from '../report/report.ts';
 import { runFilterStage, type FilterResult } from './filter.ts';
 import { resolveModel } from './models.ts';
 import { runNextTokenEvalStage, type NextTokenEvalResult } from './next-token-eval.ts';
@@ -14,7 +15,7 @@ import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
 //   tokenizer -> data (token arrays) -> pretrain (every declared model with a pretrain block,
 //   or for `filter` only the proxy) -> filter (proxy entropies) -> eval (every declared model)
 //   -> rpt (the RL loop from the policy's init) -> rpt-eval (base, RPT and the baselines asked
-//   for, on the same holdout positions)
+//   for, on the same holdout positions) -> report (`all` only: report.md and plots)
 
 export const STAGE_TARGETS = ['tokenizer', 'pretrain', 'filter', 'eval', 'rpt', 'rpt-eval', 'all'] as const;
 export type StageTarget = (typeof STAGE_TARGETS)[number];
@@ -35,6 +36,7 @@ export interface StagesResult {
   eval: Record<string, NextTokenEvalResult>;
   rpt?: RptResult;
   rptEval?: RptEvalResult;
+  report?: ReportFiles;
 }
 
 export async function runStages(ir: ExperimentIR, target: StageTarget, options: StageOptions): Promise<StagesResult> {
@@ -68,5 +70,8 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
   if (target === 'rpt') return result;
 
   result.rptEval = await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt: result.rpt, onProgress, signal });
+  if (target === 'rpt-eval') return result;
+
+  result.report = await writeReport(runDir);
   return result;
 }

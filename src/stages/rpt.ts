@@ -128,7 +128,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       totals.trainedTokens += tokens.trained;
       for (const key of ['sampling', 'verification', 'learning'] as const) seconds[key] += metrics.seconds[key];
       rollouts += metrics.groups_sampled * learner.rollouts;
-      await appendMetrics(runDir, { stage: 'rpt', ...metrics, wall_seconds: (performance.now() - started) / 1000, flops: totals.sampling + totals.learning });
+      await appendMetrics(runDir, { stage: 'rpt', ...metrics, rollouts: metrics.groups_sampled * learner.rollouts, wall_seconds: (performance.now() - started) / 1000, flops: totals.sampling + totals.learning });
       const step = metrics.step;
       if (step % ir.checkpoint.every === 0 || evalSteps.includes(step)) {
         await saveModel(checkpointDir(dir, step), model, loop.optimizer, tokenizerRef, {
