@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './check.ts';
 import { graphCommand } from './graph.ts';
+import { reportCommand } from './report.ts';
 import { stageCommand } from './stages.ts';
 import { EXIT_OK, EXIT_USAGE, processIo, type Command, type Io } from './io.ts';
 
 // `rpt <command> ...`. Each command is one file; a new one is added to this list.
-const commands: Command[] = [checkCommand, graphCommand, stageCommand];
+const commands: Command[] = [checkCommand, graphCommand, stageCommand, reportCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
