@@ -67,7 +67,7 @@ export class Actor<R extends Role> {
   /** Settles when the thread is gone: with the crash, or with null after stop(). */
   readonly exited: Promise<ActorCrash | null>;
   private readonly thread: Worker;
-  private readonly slots: Mailbox<number>;
+  private readonly slots: Mailbox<number>; // the in-flight window: only how many it holds matters
   private readonly pending = new Map<number, Pending>();
   private readonly timeoutMs: number;
   private nextId = 1;

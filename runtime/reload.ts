@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { checkFile } from '../dsl/check.ts';
-import type { Diagnostic } from '../dsl/diagnostics.ts';
+import { renderDiagnostic, type Diagnostic } from '../dsl/diagnostics.ts';
 import type { ExperimentIR } from '../dsl/ir.ts';
 
 // Hot reload of an experiment file. The file's folder is watched rather than the file, because
@@ -93,7 +93,7 @@ export class ExperimentWatcher {
     this.path = resolve(path);
     this.debounceMs = options.debounceMs ?? 100;
     const checked = checkFile(this.path);
-    if (!checked.ir) throw new Error(`${this.path} does not check:\n${checked.diagnostics.map((d) => d.message).join('\n')}`);
+    if (!checked.ir) throw new Error(checked.diagnostics.map(renderDiagnostic).join('\n'));
     this.current = checked.ir;
     this.moduleHash = this.rewardModuleHash(checked.ir);
     this.watchFolders();
@@ -111,8 +111,8 @@ export class ExperimentWatcher {
     if (!checked.ir) return this.onReload({ kind: 'rejected', configVersion: this.configVersion, diagnostics: checked.diagnostics });
     const changes = diffExperiments(this.current, checked.ir);
     const moduleHash = this.rewardModuleHash(checked.ir);
-    const samePath = JSON.stringify(this.current.reward) === JSON.stringify(checked.ir.reward);
-    if (samePath && moduleHash !== this.moduleHash) {
+    const sameReward = JSON.stringify(this.current.reward) === JSON.stringify(checked.ir.reward);
+    if (sameReward && moduleHash !== this.moduleHash) {
       const module = (checked.ir.reward as { path: string }).path;
       changes.push({ path: REWARD_MODULE_CODE, before: this.moduleHash, after: moduleHash, mode: 'live', description: `${REWARD_MODULE_CODE}: ${module} changed (live: next step)` });
     }

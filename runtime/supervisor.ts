@@ -29,6 +29,8 @@ export interface SupervisedWork<R extends Role, P> {
   name: string;
   // A fresh actor; generation counts the restarts of that actor (0 for the first).
   spawn: (name: string, generation: number) => Actor<R>;
+  // The message for an item. A re-queued item is sent again, so buffers in `transfer` must be
+  // copies, never the item's own payload (a transferred buffer is gone from this thread).
   request: (item: WorkItem<P>) => { message: RoleMessage<R>; transfer?: ArrayBuffer[] };
   deliver: (item: WorkItem<P>, reply: unknown) => void | Promise<void>;
   restarts: RestartPolicy;

@@ -52,6 +52,11 @@ describe('experiment watcher', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
+  it('refuses to start on a file that does not check, with the rendered diagnostics', () => {
+    writeFileSync(file, edit('temperature 0.8', 'temperature hot'));
+    expect(start).toThrow(/experiment\.rpt:\d+:\d+: error: /);
+  });
+
   it('applies a live temperature change and raises the config version', async () => {
     start();
     writeFileSync(file, edit('temperature 0.8', 'temperature 0.5'));
