@@ -135,7 +135,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
           stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals),
         });
       }
-      onProgress?.({ stage: 'rpt', step, total: learner.steps, loss: metrics.mean_reward });
+      onProgress?.({ stage: 'rpt', step, total: learner.steps });
     }
   } finally {
     await loop.close();
