@@ -55,7 +55,7 @@ describe('rpt stage', () => {
     for (const args of [[], ['train', file], ['pretrain'], ['pretrain', file, '--backend', 'tpu'], ['pretrain', file, '--set'], ['pretrain', file, '--fast']]) {
       const { code, stderr } = await run(...args);
       expect(code).toBe(2);
-      expect(stderr).toContain('usage: rpt stage <tokenizer|pretrain|filter|eval|all> <file.rpt>');
+      expect(stderr).toContain('usage: rpt stage <tokenizer|pretrain|filter|eval|rpt|rpt-eval|all> <file.rpt>');
     }
   });
 
