@@ -14,7 +14,7 @@ interface RptStep {
   mean_reward: number;
   all_equal_fraction: number;
   response_length: number;
-  rollouts: number;
+  rollouts?: number; // absent from lines written before the stage recorded it
   seconds: { sampling: number; verification: number; learning: number };
   wall_seconds: number;
   flops: number;
@@ -55,7 +55,7 @@ export async function writeReport(runDir: string): Promise<ReportFiles> {
     const last = steps[steps.length - 1];
     md.push('![reward](reward.svg)', '');
     md.push('| steps | wall s | rollouts/s | sampling | verification | learning | RL FLOPs | final mean reward |', '|---|---|---|---|---|---|---|---|');
-    md.push(`| ${last.step} | ${total.wall.toFixed(1)} | ${(rollouts / total.wall).toFixed(1)} | ${share(total.sampling)} | ${share(total.verification)} | ${share(total.learning)} | ${last.flops.toExponential(3)} | ${last.mean_reward.toFixed(3)} |`, '');
+    md.push(`| ${last.step} | ${total.wall.toFixed(1)} | ${rollouts === null ? 'n/a' : (rollouts / total.wall).toFixed(1)} | ${share(total.sampling)} | ${share(total.verification)} | ${share(total.learning)} | ${last.flops.toExponential(3)} | ${last.mean_reward.toFixed(3)} |`, '');
   }
 
   md.push('## Next-token accuracy on holdout positions', '');
@@ -114,7 +114,7 @@ function scalingSection(points: EvalLine[], files: Record<string, string>): stri
   return [...md, ''];
 }
 
-async function readRun(runDir: string): Promise<{ steps: RptStep[]; points: EvalLine[]; rollouts: number }> {
+async function readRun(runDir: string): Promise<{ steps: RptStep[]; points: EvalLine[]; rollouts: number | null }> {
   try {
     if (!(await stat(runDir)).isDirectory()) throw new Error('not a directory');
   } catch (error) {
@@ -144,7 +144,7 @@ async function readRun(runDir: string): Promise<{ steps: RptStep[]; points: Eval
     }
   });
   const ordered = [...steps.values()].sort((a, b) => a.step - b.step);
-  return { steps: ordered, points: [...points.values()], rollouts: ordered.reduce((total, s) => total + s.rollouts, 0) };
+  return { steps: ordered, points: [...points.values()], rollouts: ordered.every((s) => s.rollouts !== undefined) ? ordered.reduce((total, s) => total + s.rollouts!, 0) : null };
 }
 
 function bucketAccuracy(point: EvalLine, bucket: Bucket): Accuracy {
