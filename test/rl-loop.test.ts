@@ -1,6 +1,7 @@
 // The RPT loop end to end on the stage pipeline's output: a tiny arithmetic experiment is
 // tokenized, pre-trained and filtered, then its policy takes RPT steps on the filter's kept
-// positions with the experiment's own policy, reward and learner settings.
+// positions with the experiment's own policy, reward and learner settings; between its 2nd and
+// 3rd step it takes live settings, as a hot reload hands them over.
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -27,7 +28,7 @@ let results: StepResult[];
 
 beforeAll(async () => {
   temp = await temporaryDirectory();
-  ir = tinyExperiment(['learner.steps=2']);
+  ir = tinyExperiment(['learner.steps=3']);
   const stages = await runStages(ir, 'filter', { runDir: join(temp.dir, 'run'), baseDir: temp.dir, backend });
   split = await loadSplit(stages.data!, 'train');
   kept = await loadKeptPositions(stages.filter!);
@@ -44,8 +45,9 @@ beforeAll(async () => {
     seed: ir.seed,
     configVersion: 7,
   });
-  results = [];
-  await loop.run((result) => results.push(result));
+  results = [await loop.takeStep(), await loop.takeStep()];
+  await loop.reconfigure({ configVersion: 8, policy: { temperature: 0.5, top_p: 0.9, top_k: 0 }, reward: { kind: 'first_token' }, lr: 2e-3, actors: ir.actors });
+  results.push(await loop.takeStep());
   await loop.close();
 });
 afterAll(async () => {
@@ -54,7 +56,7 @@ afterAll(async () => {
 });
 
 test('it takes the experiment\'s steps, each on a full batch of groups, stamped with weight and config versions', () => {
-  expect(results.map(({ metrics }) => [metrics.step, metrics.weight_version, metrics.config_version])).toEqual([[1, 0, 7], [2, 1, 7]]);
+  expect(results.map(({ metrics }) => [metrics.step, metrics.weight_version, metrics.config_version])).toEqual([[1, 0, 7], [2, 1, 7], [3, 2, 8]]);
   for (const { metrics, trained } of results) {
     expect(metrics.groups_sampled).toBe(ir.learner.batch);
     expect(trained.length).toBe(ir.learner.batch);
@@ -77,4 +79,9 @@ test('every context is a kept filter position, and every prompt with its longest
     expect(group.prompt.length + responseLength(budgets)).toBeLessThanOrEqual(policy.config.context);
     for (const rollout of group.rollouts) expect(rollout.response.length).toBeLessThanOrEqual(responseLength(budgets));
   }
+});
+
+test('live settings apply from the next step: its learning rate, and its groups carry the new config version', () => {
+  expect(results.map(({ metrics }) => metrics.lr)).toEqual([ir.learner.lr, ir.learner.lr, 2e-3]);
+  expect(results.map(({ trained }) => new Set(trained.map((group) => group.configVersion)))).toEqual([new Set([7]), new Set([7]), new Set([8])]);
 });

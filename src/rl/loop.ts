@@ -4,7 +4,7 @@
 // the same stages over threads; this is its reference. Sampling and learning share one model
 // here, so the samplers always hold the newest weights (on-policy).
 
-import type { LearnerIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
+import type { ActorsIR, LearnerIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { learningRate } from '../model/schedule.ts';
 import type { Transformer } from '../model/transformer.ts';
@@ -30,6 +30,19 @@ export interface RptLoopInputs {
   baseDir: string; // the experiment file's folder, for a reward module's path
   seed: number;
   configVersion: number;
+}
+
+/**
+ * The live-safe part of an experiment, which a running loop takes at its next step without
+ * losing learner state (runtime/reload.ts decides which edits are live). `actors` matters only
+ * to a loop that spreads its work over threads.
+ */
+export interface LiveSettings {
+  configVersion: number;
+  policy: Pick<PolicyIR, 'temperature' | 'top_p' | 'top_k'>;
+  reward: RewardIR;
+  lr: number;
+  actors: Pick<ActorsIR, 'samplers' | 'verifiers'>;
 }
 
 export interface ScoredRollout extends Rollout {
@@ -84,10 +97,13 @@ export class RptLoop {
   readonly optimizer: AdamW;
   step = 0; // loop steps taken
   weightVersion = 0; // learner steps that updated the weights
-  private readonly verifier: Verifier;
+  private verifier: Verifier;
+  private readonly inputs: RptLoopInputs;
 
-  constructor(private readonly inputs: RptLoopInputs) {
+  constructor(inputs: RptLoopInputs) {
     const { model, learner } = inputs;
+    // A copy, so that reconfigure() never writes into the caller's objects.
+    this.inputs = { ...inputs, policy: { ...inputs.policy }, learner: { ...inputs.learner } };
     if (inputs.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
     this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
     this.verifier = new Verifier(inputs.reward, inputs.baseDir);
@@ -129,6 +145,20 @@ export class RptLoop {
     seconds.learning = (performance.now() - learningStart) / 1000;
     this.step = step;
     return { metrics: stepMetrics(step, weightVersion, this.inputs.configVersion, lr, sampled, kept.length, rounds, update, seconds), trained: kept };
+  }
+
+  /**
+   * Takes live settings for the steps after the one in progress (call it between steps). A
+   * new reward rule, or a reward module whose code changed, gets a fresh verifier.
+   */
+  async reconfigure(settings: LiveSettings): Promise<void> {
+    const { inputs } = this;
+    Object.assign(inputs.policy, settings.policy);
+    inputs.learner.lr = settings.lr;
+    inputs.configVersion = settings.configVersion;
+    await this.verifier.close();
+    inputs.reward = settings.reward;
+    this.verifier = new Verifier(settings.reward, inputs.baseDir);
   }
 
   async close(): Promise<void> {
