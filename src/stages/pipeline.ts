@@ -8,7 +8,7 @@ import { runPretrainStage, type PretrainResult } from './pretrain.ts';
 import type { OnProgress } from './progress.ts';
 import { runDataStage, type DataResult } from './token-data.ts';
 import { runRptEvalStage, type RptEvalResult } from './rpt-eval.ts';
-import { runRptStage, type RptResult } from './rpt.ts';
+import { runRptStage, type LiveSource, type RptConfig, type RptLoopFactory, type RptResult } from './rpt.ts';
 import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
 
 // The stages up to a target, each run only when needed and reused when cached:
@@ -26,7 +26,21 @@ export interface StageOptions {
   backend: Backend;
   onProgress?: OnProgress;
   signal?: AbortSignal;
+  onStage?: (done: StageDone) => void; // each stage's result as it finishes (or is found cached)
+  loop?: RptLoopFactory; // the RPT stage's loop; RptLoop by default
+  live?: LiveSource; // a watched experiment file, whose live-safe edits the RPT stage takes
+  onConfig?: (config: RptConfig) => void; // a new config version in force in the RPT stage
 }
+
+export type StageDone =
+  | { stage: 'tokenizer'; result: TokenizerResult }
+  | { stage: 'data'; result: DataResult }
+  | { stage: 'pretrain'; result: PretrainResult }
+  | { stage: 'filter'; result: FilterResult }
+  | { stage: 'eval'; result: NextTokenEvalResult }
+  | { stage: 'rpt'; result: RptResult }
+  | { stage: 'rpt-eval'; result: RptEvalResult }
+  | { stage: 'report'; result: ReportFiles };
 
 export interface StagesResult {
   tokenizer: TokenizerResult;
@@ -40,38 +54,43 @@ export interface StagesResult {
 }
 
 export async function runStages(ir: ExperimentIR, target: StageTarget, options: StageOptions): Promise<StagesResult> {
-  const { runDir, baseDir, backend, onProgress, signal } = options;
-  const tokenizer = await runTokenizerStage(ir, runDir, baseDir);
+  const { runDir, baseDir, backend, onProgress, signal, live, onConfig } = options;
+  const done = <T extends StageDone>(stage: T): T['result'] => {
+    options.onStage?.(stage);
+    return stage.result;
+  };
+  const tokenizer = done({ stage: 'tokenizer', result: await runTokenizerStage(ir, runDir, baseDir) });
   const result: StagesResult = { tokenizer, pretrain: {}, eval: {} };
   if (target === 'tokenizer') return result;
 
-  const data = await runDataStage(ir, runDir, baseDir, tokenizer);
+  const data = done({ stage: 'data', result: await runDataStage(ir, runDir, baseDir, tokenizer) });
   result.data = data;
   const proxyRef = ir.filter.proxy;
   const toPretrain = Object.keys(ir.models).filter((name) => ir.models[name].pretrain !== null && (target !== 'filter' || (proxyRef.kind === 'model' && proxyRef.name === name)));
   for (const model of toPretrain) {
-    result.pretrain[model] = await runPretrainStage({ ir, model, runDir, backend, tokenizer, data, onProgress, signal });
+    result.pretrain[model] = done({ stage: 'pretrain', result: await runPretrainStage({ ir, model, runDir, backend, tokenizer, data, onProgress, signal }) });
   }
   if (target === 'pretrain') return result;
 
   const proxy = await resolveModel(ir, proxyRef, result.pretrain, tokenizer, baseDir);
-  const filter = await runFilterStage({ ir, runDir, backend, tokenizer, data, proxy, onProgress, signal });
+  const filter = done({ stage: 'filter', result: await runFilterStage({ ir, runDir, backend, tokenizer, data, proxy, onProgress, signal }) });
   result.filter = filter;
   if (target === 'filter') return result;
 
   for (const name of Object.keys(ir.models)) {
     const model = await resolveModel(ir, { kind: 'model', name }, result.pretrain, tokenizer, baseDir);
-    result.eval[name] = await runNextTokenEvalStage({ ir, runDir, backend, tokenizer, data, filter, model, onProgress, signal });
+    result.eval[name] = done({ stage: 'eval', result: await runNextTokenEvalStage({ ir, runDir, backend, tokenizer, data, filter, model, onProgress, signal }) });
   }
   if (target === 'eval') return result;
 
   const policy = await resolveModel(ir, ir.policy.init, result.pretrain, tokenizer, baseDir);
-  result.rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal });
+  const rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal, loop: options.loop, live, onConfig });
+  result.rpt = done({ stage: 'rpt', result: rpt });
   if (target === 'rpt') return result;
 
-  result.rptEval = await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt: result.rpt, onProgress, signal });
+  result.rptEval = done({ stage: 'rpt-eval', result: await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt, onProgress, signal }) });
   if (target === 'rpt-eval') return result;
 
-  result.report = await writeReport(runDir);
+  result.report = done({ stage: 'report', result: await writeReport(runDir) });
   return result;
 }

@@ -1,6 +1,6 @@
 // How a stage tells its caller how far it has come, and the reporter that shows it: on a
-// terminal one line redrawn in place (step/total, loss, tokens/s, ETA), otherwise a plain log
-// line every few seconds, so that a log file stays readable.
+// terminal one line redrawn in place (step/total, loss or reward, tokens/s or rollouts/s, ETA),
+// otherwise a plain log line every few seconds, so that a log file stays readable.
 
 export interface Progress {
   stage: string; // e.g. `pretrain base`, `filter train`
@@ -8,6 +8,8 @@ export interface Progress {
   total: number;
   loss?: number;
   tokensPerSecond?: number;
+  reward?: number; // RPT: the step's mean reward
+  rolloutsPerSecond?: number; // RPT: rollouts sampled per wall second of the step
 }
 
 export type OnProgress = (progress: Progress) => void;
@@ -63,10 +65,12 @@ export class ProgressReporter {
   }
 
   private format(progress: Progress, now: number): string {
-    const { stage, step, total, loss, tokensPerSecond } = progress;
+    const { stage, step, total, loss, tokensPerSecond, reward, rolloutsPerSecond } = progress;
     const parts = [`${stage} ${step}/${total}`];
     if (loss !== undefined) parts.push(`loss ${loss.toFixed(4)}`);
+    if (reward !== undefined) parts.push(`reward ${reward.toFixed(3)}`);
     if (tokensPerSecond !== undefined) parts.push(`${Math.round(tokensPerSecond)} tok/s`);
+    if (rolloutsPerSecond !== undefined) parts.push(`${rolloutsPerSecond.toFixed(1)} rollouts/s`);
     // The rate since this stage's first update: a resumed run's earlier steps took no time here.
     const done = step - this.startStep;
     if (done > 0 && step < total) parts.push(`ETA ${formatDuration(((now - this.started) / done) * (total - step))}`);

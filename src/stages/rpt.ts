@@ -1,7 +1,8 @@
 import { checkpointDir, latestCheckpoint } from '../checkpoint/checkpoint.ts';
 import { paramCount } from '../model/params.ts';
 import { keptContext } from '../rl/context.ts';
-import { RptLoop, type StepResult } from '../rl/loop.ts';
+import type { ActorsIR, ExperimentIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
+import { RptLoop, type RptLoopInputs, type StepResult } from '../rl/loop.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadKeptPositions, type FilterResult } from './filter.ts';
@@ -13,11 +14,14 @@ import { loadSplit } from './token-data.ts';
 
 // The RPT stage: the RL loop of src/rl over the filter's kept train positions, starting from the
 // policy's init, for learner.steps steps. Every step's metrics go to metrics.jsonl (stage "rpt").
-// A checkpoint (weights, AdamW moments, step, weight version) is written every
-// `checkpoint.every` steps, at every evaluation step (`eval.every`, which rpt-eval reads) and at
-// the end, into `stages/rpt-<hash12>/checkpoints/`. Started again after an interruption it
-// continues from the newest one; since each step's draws depend only on (seed, step), the result
-// equals an uninterrupted run's.
+// A checkpoint (weights, AdamW moments, step, weight version, config version and live values) is
+// written every `checkpoint.every` steps, at every evaluation step (`eval.every`, which rpt-eval
+// reads), at the end, and when the stage is stopped through its signal, into
+// `stages/rpt-<hash12>/checkpoints/`. Started again after an interruption it continues from the
+// newest one; since each step's draws depend only on (seed, step), the result equals an
+// uninterrupted run's. Live-safe settings (sampling, reward, learning rate, actor counts, eval
+// cadence) may change between steps: from a watched file (`live`) or, on resume, from an edited
+// one; each change is a new config version from the next step on.
 //
 // Compute, for the compute-matched control, in the standard approximation for a model of P
 // parameters: a forward pass costs 2·P FLOPs per token and a training pass (forward and
@@ -31,6 +35,43 @@ export interface RptInputs extends StageInputs {
   filter: FilterResult;
   policy: ResolvedModel; // the weights RPT starts from
   baseDir: string; // the experiment file's folder, for a reward module's path
+  loop?: RptLoopFactory; // what runs the steps; RptLoop, the single-process reference, by default
+  live?: LiveSource; // the watched experiment file, for live edits while the stage runs
+  onConfig?: (config: RptConfig) => void; // told when a new config version is in force
+}
+
+/** What the stage needs of a loop: RptLoop's interface (an actor-based loop provides the same). */
+export type RptLoopLike = Pick<RptLoop, 'optimizer' | 'step' | 'weightVersion' | 'takeStep' | 'reconfigure' | 'close'>;
+export type RptLoopFactory = (inputs: RptLoopInputs, ir: ExperimentIR) => RptLoopLike | Promise<RptLoopLike>;
+
+/**
+ * The newest accepted version of a watched experiment file. `revision` rises with every accepted
+ * edit, a reward module's new code included; the edits that reach a running stage are live-safe
+ * ones, since a structural edit stops the stage (through its signal) before its next step.
+ */
+export interface LiveSource {
+  current(): { ir: ExperimentIR; revision: number };
+}
+
+/**
+ * The live-safe values the stage runs under (runtime/reload.ts classifies edits; these are its
+ * LIVE_PATHS). They are not stage inputs: they stay out of the stage's hash, so that a run
+ * resumed with another learning rate continues, and are recorded instead: in each checkpoint, on
+ * every step's metrics line (config_version) and on a `stage: "rpt-config"` line per version.
+ */
+export interface RptLiveValues {
+  policy: Pick<PolicyIR, 'temperature' | 'top_p' | 'top_k'>;
+  reward: RewardIR;
+  lr: number;
+  actors: Pick<ActorsIR, 'samplers' | 'verifiers'>;
+  evalEvery: number;
+}
+
+/** A config version and the first step it applies to. */
+export interface RptConfig {
+  configVersion: number;
+  step: number;
+  values: RptLiveValues;
 }
 
 export interface RptSeconds {
@@ -51,74 +92,113 @@ export interface RptResult {
   seconds: RptSeconds; // of the steps run by the call that finished the stage
   rollouts: number; // sampled by that call
   resumedFrom: number | null;
+  config: RptConfig; // the live values in force at the last step
   cached: boolean;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 
-/** The steps at which RPT keeps weights for evaluation: every `eval.every` and the last. */
-export function rptEvalSteps(steps: number, every: number): number[] {
-  const result: number[] = [];
-  for (let step = every; step < steps; step += every) result.push(step);
-  result.push(steps);
-  return result;
+export function rptLiveValues(ir: ExperimentIR): RptLiveValues {
+  const { policy, reward, learner, actors } = ir;
+  return {
+    policy: { temperature: policy.temperature, top_p: policy.top_p, top_k: policy.top_k },
+    reward,
+    lr: learner.lr,
+    actors: { samplers: actors.samplers, verifiers: actors.verifiers },
+    evalEvery: ir.eval.every,
+  };
+}
+
+/** The stage's hash: every input that changes what the loop computes, except the live values. */
+export function rptHash(ir: ExperimentIR, inputs: { data: string; filter: string; policy: string }): string {
+  const { temperature: _t, top_p: _p, top_k: _k, ...policySettings } = ir.policy;
+  const { lr: _lr, ...learner } = ir.learner;
+  return contentHash({ stage: 'rpt', version: VERSION, ...inputs, seed: ir.seed, policySettings, learner });
 }
 
 export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   const { ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal } = inputs;
   const { learner } = ir;
-  // Cadences of checkpoints and evaluation do not change the weights, except that evaluation
-  // steps decide which checkpoints exist; they stay in the hash for that reason.
-  const hash = contentHash({
-    stage: 'rpt', version: VERSION, data: data.hash, filter: filter.hash, policy: policy.hash, seed: ir.seed,
-    policySettings: ir.policy, reward: ir.reward, learner, evalEvery: ir.eval.every,
-  });
+  const hash = rptHash(ir, { data: data.hash, filter: filter.hash, policy: policy.hash });
   const dir = await stageDirectory(runDir, 'rpt', hash);
   const done = await readDone<RptResult>(dir, hash);
   if (done) return { ...done, dir, checkpoint: checkpointDir(dir, done.steps), cached: true };
+
+  // Live edits made before this stage began count from its first step.
+  const live = inputs.live ?? { current: () => ({ ir, revision: 0 }) };
+  const start = live.current();
+  let revision = start.revision;
+  let config: RptConfig = { configVersion: 1, step: 1, values: rptLiveValues(start.ir) };
+
+  const latest = await latestCheckpoint(dir);
+  let loaded;
+  if (latest) {
+    try {
+      loaded = await loadModel(latest.dir, { withOptimizer: true });
+    } catch (error) {
+      throw resumeError(latest.dir, (error as Error).message);
+    }
+    if (loaded.extra.stage_hash !== hash) throw resumeError(latest.dir, 'it belongs to other inputs');
+    // The file may have been edited since the checkpoint: a new version from the next step.
+    const recorded = JSON.parse(loaded.extra.config) as RptConfig;
+    config = liveDifferences(recorded.values, config.values).length === 0 ? recorded : { configVersion: recorded.configVersion + 1, step: latest.step + 1, values: config.values };
+  }
 
   const split = await loadSplit(data, 'train');
   const kept = await loadKeptPositions(filter);
   const vocabulary = await loadTokenizer(tokenizer.path);
   const model = await policy.load(backend);
   const reference = learner.kl > 0 ? await policy.load(backend) : null;
-  const loop = new RptLoop({
+  const { values } = config;
+  const loop = await (inputs.loop ?? ((loopInputs) => new RptLoop(loopInputs)))({
     model,
     reference,
     vocabulary,
     contexts: { count: kept.length / 2, at: (index) => keptContext(split, kept, index, ir.filter.window_tokens) },
-    policy: ir.policy,
-    reward: ir.reward,
-    learner,
+    policy: { ...ir.policy, ...values.policy },
+    reward: values.reward,
+    learner: { ...learner, lr: values.lr },
     baseDir,
     seed: ir.seed,
-    configVersion: 0,
-  });
-  const latest = await latestCheckpoint(dir);
+    configVersion: config.configVersion,
+  }, start.ir);
   let totals = { sampling: 0, learning: 0, trainedTokens: 0 };
-  if (latest) {
-    const resumeError = (cause: string) => new Error(`cannot resume RPT from ${latest.dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
-    let loaded;
-    try {
-      loaded = await loadModel(latest.dir, { withOptimizer: true });
-    } catch (error) {
-      throw resumeError((error as Error).message);
-    }
-    if (loaded.extra.stage_hash !== hash) throw resumeError('it belongs to other inputs');
+  let evalSteps: number[] = [];
+  if (latest && loaded) {
     model.importFlat(loaded.flat);
     loop.optimizer.importState(loaded.optimizer!);
     loop.step = latest.step;
     loop.weightVersion = Number(loaded.extra.weight_version);
     totals = JSON.parse(loaded.extra.totals);
+    evalSteps = JSON.parse(loaded.extra.eval_steps);
   }
+  if (!latest || config.step > latest.step) await recordConfig(runDir, config, inputs.onConfig);
+
   const params = paramCount(policy.config);
-  const evalSteps = rptEvalSteps(learner.steps, ir.eval.every);
   const seconds: RptSeconds = { sampling: 0, verification: 0, learning: 0 };
   let rollouts = 0;
+  let savedStep = latest?.step ?? 0;
   const tokenizerRef = { path: tokenizer.path, sha256: tokenizer.sha256 };
+  const save = async (step: number) => {
+    await saveModel(checkpointDir(dir, step), model, loop.optimizer, tokenizerRef, {
+      stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals), eval_steps: JSON.stringify(evalSteps), config: JSON.stringify(config),
+    });
+    savedStep = step;
+  };
   try {
     while (loop.step < learner.steps) {
-      signal?.throwIfAborted();
+      // Stopped (Ctrl-C, or a structural edit): keep every step taken in a checkpoint first.
+      if (signal?.aborted) {
+        if (loop.step > savedStep) await save(loop.step);
+        signal.throwIfAborted();
+      }
+      const now = live.current();
+      if (now.revision !== revision) {
+        revision = now.revision;
+        config = { configVersion: config.configVersion + 1, step: loop.step + 1, values: rptLiveValues(now.ir) };
+        await loop.reconfigure({ configVersion: config.configVersion, ...config.values });
+        await recordConfig(runDir, config, inputs.onConfig);
+      }
       const started = performance.now();
       const result = await loop.takeStep();
       const { metrics } = result;
@@ -127,15 +207,15 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       totals.learning += 6 * params * tokens.trained;
       totals.trainedTokens += tokens.trained;
       for (const key of ['sampling', 'verification', 'learning'] as const) seconds[key] += metrics.seconds[key];
-      rollouts += metrics.groups_sampled * learner.rollouts;
-      await appendMetrics(runDir, { stage: 'rpt', ...metrics, rollouts: metrics.groups_sampled * learner.rollouts, wall_seconds: (performance.now() - started) / 1000, flops: totals.sampling + totals.learning });
+      const stepRollouts = metrics.groups_sampled * learner.rollouts;
+      rollouts += stepRollouts;
+      const wallSeconds = (performance.now() - started) / 1000;
+      await appendMetrics(runDir, { stage: 'rpt', ...metrics, rollouts: stepRollouts, wall_seconds: wallSeconds, flops: totals.sampling + totals.learning });
       const step = metrics.step;
-      if (step % ir.checkpoint.every === 0 || evalSteps.includes(step)) {
-        await saveModel(checkpointDir(dir, step), model, loop.optimizer, tokenizerRef, {
-          stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals),
-        });
-      }
-      onProgress?.({ stage: 'rpt', step, total: learner.steps });
+      // Evaluation reads the weights of every `eval every` step (at the cadence in force then) and the last.
+      if (step % config.values.evalEvery === 0 || step === learner.steps) evalSteps.push(step);
+      if (step % ir.checkpoint.every === 0 || evalSteps.includes(step)) await save(step);
+      onProgress?.({ stage: 'rpt', step, total: learner.steps, reward: metrics.mean_reward, rolloutsPerSecond: stepRollouts / wallSeconds });
     }
   } finally {
     await loop.close();
@@ -153,10 +233,26 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
     seconds,
     rollouts,
     resumedFrom: latest?.step ?? null,
+    config,
     cached: false,
   };
   await writeDone(dir, hash, result);
   return result;
+}
+
+function resumeError(dir: string, cause: string): Error {
+  return new Error(`cannot resume RPT from ${dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
+}
+
+/** The live values (policy, reward, lr, actors, evalEvery) that differ between two sets. */
+export function liveDifferences(a: RptLiveValues, b: RptLiveValues): (keyof RptLiveValues)[] {
+  return (Object.keys(a) as (keyof RptLiveValues)[]).filter((key) => contentHash(a[key]) !== contentHash(b[key]));
+}
+
+/** A `stage: "rpt-config"` metrics line: the version, the first step under it and its values. */
+async function recordConfig(runDir: string, config: RptConfig, onConfig?: (config: RptConfig) => void): Promise<void> {
+  await appendMetrics(runDir, { stage: 'rpt-config', step: config.step, config_version: config.configVersion, ...config.values });
+  onConfig?.(config);
 }
 
 /**
