@@ -10,6 +10,20 @@ const workItem = <T extends z.ZodType>(payload: T) => z.object({ id, attempt: z.
 
 // Rollouts travel as transferable buffers (token ids and rewards), never as copied arrays.
 const tokens = z.instanceof(ArrayBuffer);
+const uint32 = z.number().int().min(0).max(0xffffffff);
+
+// A batch of rollouts to generate: each prompt (Int32 token ids) `groupSize` times, rollout i
+// from seeds[i]. The sampling settings travel with the batch rather than by `configure`, so
+// that a batch re-queued to a restarted sampler is sampled exactly as the first attempt was.
+const rolloutBatch = z
+  .object({
+    prompts: z.array(tokens).min(1),
+    seeds: z.array(uint32).min(1),
+    groupSize: z.number().int().min(1),
+    phases: z.array(z.object({ maxNewTokens: z.number().int().min(1), stopTokens: z.array(z.number().int().min(0)).readonly() })).min(1),
+    sampling: z.object({ temperature: z.number().min(0), topK: z.number().int().min(0), topP: z.number().gt(0).max(1) }),
+  })
+  .refine((batch) => batch.seeds.length === batch.prompts.length * batch.groupSize, { message: 'needs one seed per rollout (prompts x groupSize)', path: ['seeds'] });
 
 const configure = z.object({
   type: z.literal('configure'),
@@ -18,9 +32,10 @@ const configure = z.object({
 });
 
 export const ROLE_MESSAGES = {
-  // Contexts in, G rollouts per context out, sampled with weights pulled from the weight store.
+  // Prompts in, G rollouts per prompt out with their log-probabilities and entropies, sampled
+  // with the newest weights of the weight store.
   sampler: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('sample'), item: workItem(z.object({ contexts: z.array(tokens).min(1) })) }),
+    z.object({ type: z.literal('sample'), item: workItem(rolloutBatch) }),
     configure,
   ]),
   // Rewarded rollout groups in; a GRPO step once a batch is full.

@@ -9,6 +9,10 @@ import type { Role, RoleMessage } from './protocol.ts';
 // the items they hold, the caller's checkpoint runs, and the run fails with a SupervisionError
 // naming the actor and its error. The consumer takes each item id once (ExactlyOnce), so a
 // retried item can never count twice in the learner's view.
+//
+// A SupervisedPool keeps its actors (and their crash history) from one batch of work to the
+// next, as the RPT loop's samplers live from step to step; superviseWork is one batch through
+// a pool that is closed afterwards.
 
 export interface WorkItem<P> {
   id: string;
@@ -23,19 +27,24 @@ export interface RestartPolicy {
   maxBackoffMs: number;
 }
 
-export interface SupervisedWork<R extends Role, P> {
-  items: WorkItem<P>[];
+export interface PoolSettings<R extends Role> {
   count: number; // actors working in parallel, named `${name}#0`, `${name}#1`, ...
   name: string;
   // A fresh actor; generation counts the restarts of that actor (0 for the first).
   spawn: (name: string, generation: number) => Actor<R>;
+  restarts: RestartPolicy;
+}
+
+export interface Work<R extends Role, P> {
+  items: WorkItem<P>[];
   // The message for an item. A re-queued item is sent again, so buffers in `transfer` must be
   // copies, never the item's own payload (a transferred buffer is gone from this thread).
   request: (item: WorkItem<P>) => { message: RoleMessage<R>; transfer?: ArrayBuffer[] };
   deliver: (item: WorkItem<P>, reply: unknown) => void | Promise<void>;
-  restarts: RestartPolicy;
   checkpoint: (failure: SupervisionError) => Promise<void>;
 }
+
+export type SupervisedWork<R extends Role, P> = PoolSettings<R> & Work<R, P>;
 
 export interface SupervisionReport {
   delivered: number;
@@ -71,37 +80,76 @@ export class ExactlyOnce {
   }
 }
 
-/** Runs every item through the pool; resolves with what happened, or rejects with a SupervisionError after the checkpoint. */
-export async function superviseWork<R extends Role, P>(work: SupervisedWork<R, P>): Promise<SupervisionReport> {
-  const queue = [...work.items];
-  const once = new ExactlyOnce();
-  const report: SupervisionReport = { delivered: 0, requeued: 0, duplicates: 0, restarts: [] };
-  let failure: SupervisionError | null = null;
+interface Member<R extends Role> {
+  name: string;
+  actor: Actor<R>;
+  generation: number;
+  crashTimes: number[]; // of the crashes within the last window, oldest first
+}
 
-  const runActor = async (name: string): Promise<void> => {
-    let generation = 0;
-    let actor = work.spawn(name, generation);
-    const crashTimes: number[] = [];
-    try {
-      for (let item = queue.shift(); item && !failure; item = queue.shift()) {
+/** Runs every item through a fresh pool of `count` actors; resolves with what happened, or rejects with a SupervisionError after the checkpoint. */
+export async function superviseWork<R extends Role, P>(work: SupervisedWork<R, P>): Promise<SupervisionReport> {
+  const pool = new SupervisedPool(work);
+  try {
+    return await pool.run(work);
+  } finally {
+    await pool.close();
+  }
+}
+
+export class SupervisedPool<R extends Role> {
+  private readonly members: Member<R>[] = [];
+  private count: number;
+  private failure: SupervisionError | null = null; // once set, the pool takes no more work
+
+  constructor(private readonly settings: PoolSettings<R>) {
+    this.count = settings.count;
+  }
+
+  /** The number of actors in the next run. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The number of actors from the next run on: extra ones are stopped, missing ones started then. */
+  resize(count: number): void {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`a pool of ${this.settings.name} actors needs at least one, was given ${count}`);
+    this.count = count;
+  }
+
+  /** Runs every item through the pool; resolves with what happened, or rejects with a SupervisionError after the checkpoint. */
+  async run<P>(work: Work<R, P>): Promise<SupervisionReport> {
+    if (this.failure) throw this.failure;
+    await Promise.all(this.members.splice(this.count).map((member) => member.actor.stop()));
+    for (let i = this.members.length; i < this.count; i++) {
+      const name = `${this.settings.name}#${i}`;
+      this.members.push({ name, actor: this.settings.spawn(name, 0), generation: 0, crashTimes: [] });
+    }
+    const queue = [...work.items];
+    const once = new ExactlyOnce();
+    const report: SupervisionReport = { delivered: 0, requeued: 0, duplicates: 0, restarts: [] };
+    const { restarts } = this.settings;
+
+    const runMember = async (member: Member<R>): Promise<void> => {
+      for (let item = queue.shift(); item && !this.failure; item = queue.shift()) {
         const { message, transfer } = work.request(item);
         let reply: unknown;
         try {
-          reply = await actor.request(message, transfer);
+          reply = await member.actor.request(message, transfer);
         } catch (error) {
           if (!(error instanceof ActorCrash)) throw error;
           queue.unshift({ ...item, attempt: item.attempt + 1 });
           report.requeued++;
           const now = Date.now();
-          while (crashTimes.length > 0 && now - crashTimes[0] >= work.restarts.windowMs) crashTimes.shift();
-          crashTimes.push(now);
-          if (crashTimes.length > work.restarts.maxRestarts) {
-            failure ??= new SupervisionError(name, error.reason, crashTimes.length, work.restarts);
+          while (member.crashTimes.length > 0 && now - member.crashTimes[0] >= restarts.windowMs) member.crashTimes.shift();
+          member.crashTimes.push(now);
+          if (member.crashTimes.length > restarts.maxRestarts) {
+            this.failure ??= new SupervisionError(member.name, error.reason, member.crashTimes.length, restarts);
             return;
           }
-          await sleep(Math.min(work.restarts.maxBackoffMs, work.restarts.backoffMs * 2 ** (crashTimes.length - 1)));
-          actor = work.spawn(name, ++generation);
-          report.restarts.push({ actor: name, generation, reason: error.reason });
+          await sleep(Math.min(restarts.maxBackoffMs, restarts.backoffMs * 2 ** (member.crashTimes.length - 1)));
+          member.actor = this.settings.spawn(member.name, ++member.generation);
+          report.restarts.push({ actor: member.name, generation: member.generation, reason: error.reason });
           continue;
         }
         if (once.accept(item.id)) {
@@ -109,18 +157,22 @@ export async function superviseWork<R extends Role, P>(work: SupervisedWork<R, P
           report.delivered++;
         }
       }
-    } finally {
-      await actor.stop();
-    }
-  };
+    };
 
-  await Promise.all(Array.from({ length: work.count }, (_, i) => runActor(`${work.name}#${i}`)));
-  report.duplicates = once.duplicates;
-  if (failure) {
-    await work.checkpoint(failure);
-    throw failure;
+    await Promise.all(this.members.map(runMember));
+    report.duplicates = once.duplicates;
+    if (this.failure) {
+      await this.close();
+      await work.checkpoint(this.failure);
+      throw this.failure;
+    }
+    return report;
   }
-  return report;
+
+  /** Stops every actor once its requests in flight are answered. */
+  async close(): Promise<void> {
+    await Promise.all(this.members.splice(0).map((member) => member.actor.stop()));
+  }
 }
 
 function sleep(ms: number): Promise<void> {

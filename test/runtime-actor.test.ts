@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Actor, ActorCrash } from '../runtime/actor.ts';
+import { rolloutBatch } from './fixtures/runtime/rollout-batch.ts';
 
 const SAMPLER = new URL('./fixtures/runtime/sampler.ts', import.meta.url);
 const running: Actor<'sampler'>[] = [];
@@ -13,9 +14,9 @@ function sampler(data: Record<string, unknown> = {}, options: { timeoutMs?: numb
   return actor;
 }
 
-const batch = (id: string, ...contexts: number[][]) => ({
+const batch = (id: string, ...prompts: number[][]) => ({
   type: 'sample' as const,
-  item: { id, attempt: 0, payload: { contexts: contexts.map((c) => new Uint8Array(c).buffer) } },
+  item: { id, attempt: 0, payload: rolloutBatch(prompts.map((p) => new Uint8Array(p).buffer)) },
 });
 
 describe('actor', () => {
@@ -29,7 +30,7 @@ describe('actor', () => {
   it('moves rollout buffers both ways instead of copying them', async () => {
     const actor = sampler({}, { capacity: 1 });
     const request = batch('b1', [1, 2, 3]);
-    const sent = request.item.payload.contexts[0];
+    const sent = request.item.payload.prompts[0];
     const reply = (await actor.request(request, [sent])) as { rollouts: ArrayBuffer[] };
     expect(sent.byteLength).toBe(0); // detached here: it was transferred
     expect([...new Uint8Array(reply.rollouts[0])]).toEqual([3, 2, 1]);
@@ -37,8 +38,8 @@ describe('actor', () => {
 
   it('rejects a malformed message before it leaves, and keeps working', async () => {
     const actor = sampler();
-    const bad = { type: 'sample', item: { id: 'b1', attempt: 0, payload: { contexts: [] } } } as never;
-    await expect(actor.request(bad)).rejects.toThrow("sampler#0 (sampler) rejected 'sample': item.payload.contexts: ");
+    const bad = { type: 'sample', item: { id: 'b1', attempt: 0, payload: { ...rolloutBatch([]), prompts: [] } } } as never;
+    await expect(actor.request(bad)).rejects.toThrow("sampler#0 (sampler) rejected 'sample': item.payload.prompts: ");
     expect(await actor.request(batch('b2', [1]))).toMatchObject({ id: 'b2' });
   });
 

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { MessageError, validateMessage } from '../runtime/protocol.ts';
+import { rolloutBatch } from './fixtures/runtime/rollout-batch.ts';
 
 const context = () => new Uint8Array([1, 2, 3]).buffer;
 
 describe('message protocol', () => {
   it('accepts a well-formed message of each role', () => {
-    const sample = { type: 'sample', item: { id: 'batch-1', attempt: 0, payload: { contexts: [context()] } } };
+    const sample = { type: 'sample', item: { id: 'batch-1', attempt: 0, payload: rolloutBatch([context()]) } };
     expect(validateMessage('sampler', 'sampler#0', sample)).toEqual(sample);
     expect(validateMessage('learner', 'learner', { type: 'configure', configVersion: 2, settings: { lr: 3e-4 } }).type).toBe('configure');
     expect(validateMessage('feeder', 'feeder', { type: 'next', count: 8 })).toEqual({ type: 'next', count: 8 });
@@ -19,7 +20,7 @@ describe('message protocol', () => {
   });
 
   it('rejects a malformed message with the path of each problem', () => {
-    const bad = { type: 'sample', item: { id: '', attempt: -1, payload: { contexts: [[1, 2, 3]] } } };
+    const bad = { type: 'sample', item: { id: '', attempt: -1, payload: { ...rolloutBatch([]), prompts: [[1, 2, 3]], seeds: [1, 2] } } };
     let error: unknown;
     try {
       validateMessage('sampler', 'sampler#0', bad);
@@ -31,6 +32,6 @@ describe('message protocol', () => {
     expect(message).toMatch(/^sampler#0 \(sampler\) rejected 'sample': /);
     expect(message).toContain('item.id: ');
     expect(message).toContain('item.attempt: ');
-    expect(message).toContain('item.payload.contexts.0: ');
+    expect(message).toContain('item.payload.prompts.0: ');
   });
 });

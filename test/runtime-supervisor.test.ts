@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Actor } from '../runtime/actor.ts';
 import { ExactlyOnce, SupervisionError, superviseWork, type WorkItem } from '../runtime/supervisor.ts';
+import { rolloutBatch } from './fixtures/runtime/rollout-batch.ts';
 
 const SAMPLER = new URL('./fixtures/runtime/sampler.ts', import.meta.url);
 const restarts = { maxRestarts: 2, windowMs: 60_000, backoffMs: 10, maxBackoffMs: 100 };
@@ -8,7 +9,7 @@ const restarts = { maxRestarts: 2, windowMs: 60_000, backoffMs: 10, maxBackoffMs
 const items = (n: number): WorkItem<number[]>[] => Array.from({ length: n }, (_, i) => ({ id: `batch-${i}`, attempt: 0, payload: [i, i + 1] }));
 const request = (item: WorkItem<number[]>) => {
   const context = new Uint8Array(item.payload).buffer;
-  return { message: { type: 'sample' as const, item: { ...item, payload: { contexts: [context] } } }, transfer: [context] };
+  return { message: { type: 'sample' as const, item: { ...item, payload: rolloutBatch([context]) } }, transfer: [context] };
 };
 
 describe('supervision', () => {
