@@ -1,8 +1,11 @@
-// The RPT loop in one process: draw contexts from the kept positions, sample G reasoning
-// rollouts for each, score them with the policy (old log-probabilities, entropy), reward them,
-// turn rewards into group advantages, and take a GRPO step; repeat. The actor runtime spreads
-// the same stages over threads; this is its reference. Sampling and learning share one model
-// here, so the samplers always hold the newest weights (on-policy).
+// The RPT loop: draw contexts from the kept positions, sample G reasoning rollouts for each,
+// score them with the policy (old log-probabilities, entropy), reward them, turn rewards into
+// group advantages, and take a GRPO step; repeat. Generation and verification go through a
+// RolloutEngine: by default this thread's (LocalEngine: sampling and learning share one model,
+// so the samplers always hold the newest weights), or the actor runtime's samplers and
+// verifier pool (runtime/rpt-graph.ts), for which this is the reference. Everything that decides
+// what is sampled (contexts, seeds, settings) and everything the learner does stays here, so
+// both engines give the same steps.
 
 import type { ActorsIR, LearnerIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
 import { AdamW } from '../model/optimizer.ts';
@@ -11,10 +14,9 @@ import type { Transformer } from '../model/transformer.ts';
 import { Random } from '../util/random.ts';
 import { tokensAsBytes, type RptContext } from './context.ts';
 import { allEqual, groupAdvantages, grpoUpdate, type GrpoUpdateResult } from './grpo.ts';
-import { perResponse, policyBatch, policyScores } from './policy-batch.ts';
 import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type UnparseableReason } from './prompt.ts';
-import { sampleRollouts, type Rollout, type RolloutGroup } from './rollout.ts';
-import { Verifier } from './verifier.ts';
+import { generateScored, planGeneration, rolloutGroups, type GenerationJob, type Rollout, type RolloutGroup, type RolloutSettings, type ScoredGeneration } from './rollout.ts';
+import { Verifier, type GroupVerifier, type Verdict, type VerifierInput } from './verifier.ts';
 
 /** With dynamic sampling, rounds of sampling a step may take to fill its batch before it trains on fewer groups. */
 export const MAX_SAMPLING_ROUNDS = 8;
@@ -93,20 +95,63 @@ export interface StepResult {
   trained: ScoredGroup[]; // the groups the update used
 }
 
+/** Where a loop's rollouts are generated and scored, and their rewards verified. */
+export interface RolloutEngine extends GroupVerifier {
+  /** The job's generations, one per seed, generated and scored by the policy after `weightVersion` learner steps. */
+  generate(job: GenerationJob, weightVersion: number): Promise<ScoredGeneration[]>;
+  /** The learner has updated the policy; it is now at `weightVersion`. */
+  updated(weightVersion: number): Promise<void>;
+  /** Takes live settings (the loop has taken its part of them) for the steps after the one in progress. */
+  reconfigure(settings: LiveSettings): Promise<void>;
+}
+
+/** Generation on the learner's own model, verification in this thread (and a reward module's pool). */
+export class LocalEngine implements RolloutEngine {
+  private verifier: Verifier;
+
+  constructor(
+    private readonly model: Transformer,
+    reward: RewardIR,
+    private readonly baseDir: string,
+  ) {
+    this.verifier = new Verifier(reward, baseDir);
+  }
+
+  generate(job: GenerationJob): Promise<ScoredGeneration[]> {
+    return generateScored(this.model, job);
+  }
+
+  async updated(): Promise<void> {} // sampling uses the learner's model itself
+
+  verifyGroups(groups: VerifierInput[][]): Promise<Verdict[][]> {
+    return this.verifier.verifyGroups(groups);
+  }
+
+  /** A new reward rule, or a reward module whose code changed, gets a fresh verifier. */
+  async reconfigure(settings: LiveSettings): Promise<void> {
+    await this.verifier.close();
+    this.verifier = new Verifier(settings.reward, this.baseDir);
+  }
+
+  close(): Promise<void> {
+    return this.verifier.close();
+  }
+}
+
 export class RptLoop {
   readonly optimizer: AdamW;
   step = 0; // loop steps taken
   weightVersion = 0; // learner steps that updated the weights
-  private verifier: Verifier;
   private readonly inputs: RptLoopInputs;
+  private readonly engine: RolloutEngine;
 
-  constructor(inputs: RptLoopInputs) {
+  constructor(inputs: RptLoopInputs, engine: RolloutEngine = new LocalEngine(inputs.model, inputs.reward, inputs.baseDir)) {
     const { model, learner } = inputs;
     // A copy, so that reconfigure() never writes into the caller's objects.
     this.inputs = { ...inputs, policy: { ...inputs.policy }, learner: { ...inputs.learner } };
     if (inputs.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
     this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
-    this.verifier = new Verifier(inputs.reward, inputs.baseDir);
+    this.engine = engine;
   }
 
   /** Steps until learner.steps have been taken, handing each result to `onStep`. */
@@ -141,28 +186,25 @@ export class RptLoop {
         clipLow: learner.clip_low, clipHigh: learner.clip_high, aggregation: learner.loss, klCoefficient: learner.kl, updates: learner.updates_per_batch,
       }, lr);
       this.weightVersion++;
+      await this.engine.updated(this.weightVersion);
     }
     seconds.learning = (performance.now() - learningStart) / 1000;
     this.step = step;
     return { metrics: stepMetrics(step, weightVersion, this.inputs.configVersion, lr, sampled, kept.length, rounds, update, seconds), trained: kept };
   }
 
-  /**
-   * Takes live settings for the steps after the one in progress (call it between steps). A
-   * new reward rule, or a reward module whose code changed, gets a fresh verifier.
-   */
+  /** Takes live settings for the steps after the one in progress (call it between steps). */
   async reconfigure(settings: LiveSettings): Promise<void> {
     const { inputs } = this;
     Object.assign(inputs.policy, settings.policy);
     inputs.learner.lr = settings.lr;
     inputs.configVersion = settings.configVersion;
-    await this.verifier.close();
     inputs.reward = settings.reward;
-    this.verifier = new Verifier(settings.reward, inputs.baseDir);
+    await this.engine.reconfigure(settings);
   }
 
   async close(): Promise<void> {
-    await this.verifier.close();
+    await this.engine.close();
   }
 
   /** `count` contexts drawn at random, G rollouts each, scored by the policy and rewarded. */
@@ -170,34 +212,46 @@ export class RptLoop {
     const { model, vocabulary, contexts, policy, learner, configVersion } = this.inputs;
     const samplingStart = performance.now();
     const drawn = Array.from({ length: count }, () => contexts.at(random.int(0, contexts.count - 1)));
-    const groups = await sampleRollouts(model, vocabulary, drawn, {
+    const settings: RolloutSettings = {
       budgets: { thinkTokens: policy.think_tokens, answerTokens: policy.answer_tokens },
       sampling: { temperature: policy.temperature, topK: policy.top_k, topP: policy.top_p },
       groupSize: learner.rollouts,
       weightVersion: this.weightVersion,
       configVersion,
-    }, random);
-    // The learner's forward before its update gives the old log-probabilities: these weights
-    // sampled the rollouts, so they are exact on-policy values.
-    const batch = policyBatch(groups.flatMap((group) => group.rollouts.map((rollout) => ({ prompt: group.prompt, response: rollout.response }))));
-    const scores = await policyScores(model, batch);
-    const logps = perResponse(scores.logp, batch), entropies = perResponse(scores.entropy, batch);
+    };
+    const job = planGeneration(drawn, vocabulary, settings, model.config.context, random);
+    const generations = await this.engine.generate(job, this.weightVersion);
+    const groups = rolloutGroups(drawn, job, generations, vocabulary, settings);
     const verificationStart = performance.now();
     seconds.sampling += (verificationStart - samplingStart) / 1000;
-    const scored = await Promise.all(groups.map(async (group, c) => {
+    // Each group's parseable rollouts are verified; an unparseable one earns 0.
+    const scored: ScoredGroup[] = groups.map((group, c) => ({
+      ...group,
+      rollouts: group.rollouts.map((rollout, g) => {
+        const { logp, entropy } = generations[c * learner.rollouts + g];
+        return { ...rollout, logp, entropy: mean(entropy), reward: 0 };
+      }),
+      advantages: [],
+    }));
+    const inputs = scored.map((group) => {
       const context = tokensAsBytes(group.context.context, vocabulary).bytes;
       const continuation = tokensAsBytes(group.context.continuation, vocabulary);
-      const rollouts = await Promise.all(group.rollouts.map(async (rollout, g) => {
-        const row = c * learner.rollouts + g;
-        const logp = logps[row], entropy = mean(entropies[row]);
-        const { parsed } = rollout;
-        if (parsed.unparseable !== undefined) return { ...rollout, logp, entropy, reward: 0 };
+      return group.rollouts.flatMap(({ parsed, logp }): VerifierInput[] => {
+        if (parsed.unparseable !== undefined) return [];
         const guessLogprob = logp.subarray(parsed.answerStart, parsed.answerEnd).reduce((total, x) => total + x, 0);
-        const verdict = await this.verifier.score({ context, prediction: parsed.prediction, continuation, guessLogprob });
-        return { ...rollout, logp, entropy, reward: verdict.reward, ...(verdict.error !== undefined && { rewardError: verdict.error }) };
-      }));
-      return { ...group, rollouts, advantages: groupAdvantages(rollouts.map((r) => r.reward), learner.advantage_std) };
-    }));
+        return [{ context, prediction: parsed.prediction, continuation, guessLogprob }];
+      });
+    });
+    const verdicts = await this.engine.verifyGroups(inputs);
+    for (const [c, group] of scored.entries()) {
+      const parseable = group.rollouts.filter((rollout) => rollout.parsed.unparseable === undefined);
+      parseable.forEach((rollout, i) => {
+        const { reward, error } = verdicts[c][i];
+        rollout.reward = reward;
+        if (error !== undefined) rollout.rewardError = error;
+      });
+      group.advantages = groupAdvantages(group.rollouts.map((r) => r.reward), learner.advantage_std);
+    }
     seconds.verification += (performance.now() - verificationStart) / 1000;
     return scored;
   }
