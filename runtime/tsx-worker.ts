@@ -1,15 +1,27 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Module `body`, named without extension relative to `base` (an import.meta.url), with base's extension: .ts from source, .js from the build. */
+export function siblingModule(body: string, base: string): URL {
+  return new URL(`${body}${extname(fileURLToPath(base))}`, base);
+}
+
 /**
  * The code a worker thread starts with (for `new Worker(code, { eval: true })`): it registers
  * tsx, so that the thread can import TypeScript (user modules, and its own body when running
- * from source rather than the build), then imports `body`, a module named without extension
- * relative to `base` (an import.meta.url); the extension is the caller's own, .ts from source and
- * .js from the build. `execArgv: ['--import', 'tsx']` does not reach a worker's loader on Node 20.
+ * from source rather than the build), then imports the sibling module `body` of `base`.
+ * `execArgv: ['--import', 'tsx']` (a bare specifier) does not reach a worker's loader on Node 20.
  */
 export function tsxWorkerCode(body: string, base: string): string {
-  const bodyUrl = new URL(`${body}${extname(fileURLToPath(base))}`, base);
   const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(bodyUrl.href)}); })`;
+  return `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(siblingModule(body, base).href)}); })`;
+}
+
+/**
+ * For a pool that starts its threads from a file (piscina): the execArgv that lets them import
+ * TypeScript when `base` runs from source, by tsx's loader named by its resolved URL; none from
+ * the build.
+ */
+export function tsxExecArgv(base: string): string[] {
+  return extname(fileURLToPath(base)) === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
 }
