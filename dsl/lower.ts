@@ -144,6 +144,7 @@ const pretrainKeys: Keys = {
   betas: pairKey('betas', 'betas 0.9 0.95'),
   weight_decay: numberKey('weight_decay', 'weight_decay 0.1'),
   grad_clip: numberKey('grad_clip', 'grad_clip 1.0'),
+  format: numberKey('format_share', 'format 25%', { units: ['%'] }),
   eval: numberKey('eval_every', 'eval every 100 steps', { words: ['every'], units: ['steps'] }),
   checkpoint: numberKey('checkpoint_every', 'checkpoint every 500 steps', { words: ['every'], units: ['steps'] }),
 };
@@ -157,6 +158,7 @@ const arithmeticKeys: Keys = {
   digits: valueKey('digits', 'digits 2..4', rangeOf),
   problems: numberKey('problems', 'problems 20k'),
   traces: numberKey('traces', 'traces 50%', { units: ['%'] }),
+  operands: valueKey('operands', 'operands 2..3', rangeOf),
   ops: listKey('ops', 'ops [add, sub, mul]', word),
 };
 const brownKeys: Keys = {

@@ -29,6 +29,8 @@ const arithmeticSource = z.object({
   digits: z.object({ min: count.max(18), max: count.max(18) }),
   problems: count,
   traces: fraction.default(0.5),
+  // Numbers per expression: 2 is one operation; each more adds a step to the worked trace.
+  operands: z.object({ min: z.number().int().min(2).max(9), max: z.number().int().min(2).max(9) }).default({ min: 2, max: 4 }),
   ops: z.array(z.enum(['add', 'sub', 'mul'])).min(1).default(['add', 'sub', 'mul']),
 });
 const brownSource = z.object({
@@ -77,6 +79,9 @@ const pretrain = z.object({
   betas: z.tuple([fraction, fraction]).default([0.9, 0.95]),
   weight_decay: z.number().min(0).default(0.1),
   grad_clip: z.number().min(0).default(1.0),
+  // Share of each batch's windows that are worked examples of the next-token reasoning format
+  // (src/stages/format-windows.ts), so that RPT can start from this model; 0 = plain text only.
+  format_share: fraction.default(0),
   eval_every: count.default(100),
   checkpoint_every: count.default(1000),
 });

@@ -6,6 +6,7 @@ import type { ExperimentIR, ModelRefIR } from './ir.ts';
 import { locate, type Context } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import { SPECIAL_TOKENS } from '../src/tokenizer/special-tokens.ts';
+import { formatWindowRows } from '../src/stages/format-windows.ts';
 
 // Checks across the whole validated experiment: names resolve, files exist, budgets fit the
 // model, sizes divide the way the learner splits work.
@@ -37,6 +38,9 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
     const p = model.pretrain;
     if (p && p.warmup >= p.steps) error(`models.${name}.pretrain.warmup`, `warmup of ${p.warmup} steps leaves none of the ${p.steps} steps`);
     if (p && p.min_lr > p.lr) error(`models.${name}.pretrain.min_lr`, `min_lr ${p.min_lr} is above lr ${p.lr}`);
+    if (p && p.format_share > 0 && formatWindowRows(p.format_share, p.batch) === 0) {
+      error(`models.${name}.pretrain.format_share`, `format ${p.format_share * 100}% of a batch of ${p.batch} windows rounds to no window`, { hint: `at least ${Math.ceil(50 / p.batch)}% gives one` });
+    }
   }
 
   const { easy, medium, hard } = ir.filter.difficulty;

@@ -47,7 +47,18 @@ function evaluateExpression(text: string): bigint {
   return value;
 }
 
-const FORMAT = /^Q: (.+?)=(?:<think>(.*)<\/think>)?<answer>(-?\d+)<end>$/;
+// A problem's text and, for a traced one, its worked steps as a thought on the answer's span.
+const FORMAT = /^Q: (.+=)(-?\d+)$/;
+
+/** [question, trace or undefined, answer] of a document, checking where its thought lies. */
+function parts({ id, text, thoughts = [] }: Document): [string, string | undefined, string] {
+  const match = FORMAT.exec(text);
+  expect(match, `${id}: ${text}`).not.toBeNull();
+  const [, questionWithEquals, answer] = match!;
+  expect(thoughts.length, id).toBeLessThanOrEqual(1);
+  if (thoughts.length === 1) expect([thoughts[0].start, thoughts[0].end], id).toEqual([text.length - answer.length, text.length]);
+  return [questionWithEquals.slice(0, -1), thoughts[0]?.text, answer];
+}
 const EQUATION = /^(\d+)\*x([+-])(\d+)=(-?\d+); x$/;
 
 describe('generated arithmetic corpus', () => {
@@ -62,10 +73,9 @@ describe('generated arithmetic corpus', () => {
   it('states problems whose answers and worked steps are exact', async () => {
     let traced = 0;
     let equations = 0;
-    for (const { id, text } of await generate(OPTIONS)) {
-      const match = FORMAT.exec(text);
-      expect(match, `${id}: ${text}`).not.toBeNull();
-      const [, question, trace, answerText] = match!;
+    for (const document of await generate(OPTIONS)) {
+      const { id, text } = document;
+      const [question, trace, answerText] = parts(document);
       const answer = BigInt(answerText);
       const equation = EQUATION.exec(question);
       if (equation) {
@@ -100,13 +110,13 @@ describe('generated arithmetic corpus', () => {
 
   it('needs several steps for expressions of several operands', async () => {
     const documents = await generate({ ...OPTIONS, minOperands: 4, maxOperands: 4, traceFraction: 1, algebraFraction: 0 });
-    for (const { text } of documents) expect(FORMAT.exec(text)![2].split('; ').length).toBe(3);
+    for (const document of documents) expect(parts(document)[1]!.split('; ').length).toBe(3);
   });
 
   it('keeps numbers within the digit range', async () => {
     const documents = await generate({ ...OPTIONS, minDigits: 3, maxDigits: 3, algebraFraction: 0 });
-    for (const { text } of documents) {
-      for (const number of FORMAT.exec(text)![1].match(/\d+/g)!) expect(number.length).toBe(3);
+    for (const document of documents) {
+      for (const number of parts(document)[0].match(/\d+/g)!) expect(number.length).toBe(3);
     }
   });
 

@@ -75,7 +75,7 @@ test('every context is a kept filter position, and every prompt with its longest
     const { document, offset, context, continuation } = group.context;
     expect(keptPairs.has(`${document}:${offset}`)).toBe(true);
     expect(Array.from(context)).toEqual(Array.from(split.tokens.subarray(split.starts[document], split.starts[document] + offset)));
-    expect(continuation.length).toBe(ir.filter.window_tokens);
+    expect(Array.from(continuation)).toEqual(Array.from(split.tokens.subarray(split.starts[document] + offset, Math.min(split.starts[document + 1], split.starts[document] + offset + ir.filter.window_tokens))));
     expect(group.prompt.length + responseLength(budgets)).toBeLessThanOrEqual(policy.config.context);
     for (const rollout of group.rollouts) expect(rollout.response.length).toBeLessThanOrEqual(responseLength(budgets));
   }

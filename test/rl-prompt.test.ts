@@ -11,7 +11,7 @@ import { initParams } from '../src/model/params.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { keptContext, tokensAsBytes } from '../src/rl/context.ts';
 import { RptLoop } from '../src/rl/loop.ts';
-import { buildPrompt, parseResponse, responsePhases, UNPARSEABLE_REASONS, type ReasoningVocabulary } from '../src/rl/prompt.ts';
+import { buildPrompt, parseResponse, reasoningExample, responsePhases, UNPARSEABLE_REASONS, type ReasoningVocabulary } from '../src/rl/prompt.ts';
 
 const TOKENS = [' the', ' cat', 'é', 'x', '<think>', '</think>', '<answer>', '<end>'];
 const [THE, CAT, E_ACUTE, X, THINK, THINK_CLOSE, ANSWER, END] = TOKENS.map((_, id) => id);
@@ -55,6 +55,30 @@ describe('prompt', () => {
   });
 });
 
+describe('worked examples of the format', () => {
+  test('the prompt of budgets that fit the example, then thought, </think>, answer, <end>; the response parses back', () => {
+    const thought = Int32Array.of(X, X), answer = Int32Array.of(CAT, E_ACUTE);
+    const example = reasoningExample(Int32Array.of(THE), thought, answer, VOCABULARY, 16);
+    const prompt = buildPrompt(Int32Array.of(THE), VOCABULARY, { thinkTokens: 2, answerTokens: 2 }, 16);
+    expect(Array.from(example.tokens)).toEqual([END, THE, THINK, X, X, THINK_CLOSE, CAT, E_ACUTE, END]);
+    expect(example.responseStart).toBe(prompt.length);
+    const response = example.tokens.subarray(example.responseStart);
+    expect(parseResponse(generation(Array.from(response), [3, 6]), VOCABULARY, { thinkTokens: 2, answerTokens: 2 })).toMatchObject({ prediction: bytes(' caté') });
+  });
+
+  test('an empty thought: the response is </think>, the answer and <end>', () => {
+    const example = reasoningExample(Int32Array.of(THE), new Int32Array(0), Int32Array.of(CAT), VOCABULARY, 16);
+    expect(Array.from(example.tokens)).toEqual([END, THE, THINK, THINK_CLOSE, CAT, END]);
+    expect(example.responseStart).toBe(3);
+  });
+
+  test('a long context is cut to its newest tokens so that the example fits the model context', () => {
+    const example = reasoningExample(Int32Array.from({ length: 30 }, (_, i) => i % 4), Int32Array.of(X, X, X), Int32Array.of(CAT), VOCABULARY, 12);
+    expect(example.tokens.length).toBe(12);
+    expect(Array.from(example.tokens.subarray(example.responseStart))).toEqual([X, X, X, THINK_CLOSE, CAT, END]);
+  });
+});
+
 describe('parsing a response', () => {
   const budgets = { thinkTokens: 3, answerTokens: 2 };
 
@@ -63,17 +87,12 @@ describe('parsing a response', () => {
     expect(parsed).toEqual({ thinkTokens: 2, prediction: bytes(' caté'), answerStart: 3, answerEnd: 5 });
   });
 
-  test('an <answer> marker after </think> is skipped', () => {
-    const parsed = parseResponse(generation([THINK_CLOSE, ANSWER, CAT, END], [1, 4]), VOCABULARY, budgets);
-    expect(parsed).toEqual({ thinkTokens: 0, prediction: bytes(' cat'), answerStart: 2, answerEnd: 3 });
-  });
-
   test('each reason a response cannot be parsed', () => {
     const reason = (tokens: number[], phaseEnds: number[]) => parseResponse(generation(tokens, phaseEnds), VOCABULARY, budgets).unparseable;
     expect(reason([X, X, X, X], [4])).toBe('thought_unclosed');
     expect(reason([X, THINK_CLOSE, CAT, CAT, X], [2, 5])).toBe('answer_unended');
     expect(reason([THINK_CLOSE, END], [1, 2])).toBe('answer_empty');
-    expect(reason([THINK_CLOSE, ANSWER, END], [1, 3])).toBe('answer_empty');
+    expect(reason([THINK_CLOSE, ANSWER, END], [1, 3])).toBe('answer_has_marker');
     expect(reason([THINK_CLOSE, CAT, THINK, END], [1, 4])).toBe('answer_has_marker');
     expect(parseResponse(generation([X, X, X, X], [4]), VOCABULARY, budgets).thinkTokens).toBe(4);
   });
@@ -87,11 +106,12 @@ describe('contexts', () => {
   // Two documents: [the cat é] and [x the cat é x].
   const split = { tokens: Int32Array.of(THE, CAT, E_ACUTE, X, THE, CAT, E_ACUTE, X), starts: Int32Array.of(0, 3, 8), ids: ['d0', 'd1'] };
 
-  test('a kept (document, offset) is the document before the offset and the window after it', () => {
+  test('a kept (document, offset) is the document before the offset and the window after it, cut where the document ends', () => {
     const kept = Int32Array.of(0, 1, 1, 2);
     expect(keptContext(split, kept, 0, 2)).toEqual({ document: 0, offset: 1, context: Int32Array.of(THE), continuation: Int32Array.of(CAT, E_ACUTE) });
     expect(keptContext(split, kept, 1, 3)).toEqual({ document: 1, offset: 2, context: Int32Array.of(X, THE), continuation: Int32Array.of(CAT, E_ACUTE, X) });
-    expect(() => keptContext(split, kept, 0, 3)).toThrow(/no window of 3 tokens/);
+    expect(keptContext(split, kept, 0, 3)).toEqual({ document: 0, offset: 1, context: Int32Array.of(THE), continuation: Int32Array.of(CAT, E_ACUTE) });
+    expect(() => keptContext(split, Int32Array.of(0, 3), 0, 2)).toThrow(/position 3 of document 0 .* no token after it/);
   });
 
   test('the continuation as bytes with its token boundaries', () => {

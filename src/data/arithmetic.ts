@@ -1,12 +1,13 @@
 import { Random } from '../util/random.ts';
 import { hashString } from '../util/hash.ts';
-import { ANSWER, END, THINK_CLOSE, THINK_OPEN } from '../tokenizer/special-tokens.ts';
 import type { Document } from './document.ts';
 
 // A generated math corpus, one problem per document, reproducible from its seed:
-//   Q: 47*23+18=<think>47*23=1081; 1081+18=1099</think><answer>1099<end>
-//   Q: 7*x-12=23; x=<think>23+12=35; 35/7=5</think><answer>5<end>
-// Problems without a worked trace go straight from the question to <answer>.
+//   Q: 47*23+18=1099      thought on the answer `1099`: 47*23=1081; 1081+18=1099
+//   Q: 7*x-12=23; x=5     thought on the answer `5`: 23+12=35; 35/7=5
+// The worked trace of a problem that has one is a thought beside the text, on the answer's span,
+// not inline: the text's next token after `=` is the answer itself, as next-token prediction
+// and RPT's reward see it, and the trace is what a model may think before predicting it.
 export interface ArithmeticOptions {
   seed: number;
   problems: number;
@@ -37,8 +38,10 @@ function arithmeticProblem(index: number, options: ArithmeticOptions): Document 
   const random = new Random(hashString(`arithmetic/${index}`, options.seed));
   const withTrace = random.float() < options.traceFraction;
   const problem = random.float() < options.algebraFraction ? linearEquation(random, options) : expression(random, options);
-  const trace = withTrace ? `${THINK_OPEN}${problem.steps.join('; ')}${THINK_CLOSE}` : '';
-  return { id: `arithmetic/${index}`, text: `Q: ${problem.question}${trace}${ANSWER}${problem.answer}${END}` };
+  const question = `Q: ${problem.question}`;
+  const text = `${question}${problem.answer}`;
+  const thoughts = withTrace ? [{ start: question.length, end: text.length, text: problem.steps.join('; ') }] : [];
+  return { id: `arithmetic/${index}`, text, thoughts };
 }
 
 interface Problem {

@@ -9,7 +9,9 @@ export interface RptContext {
   document: number; // index into the split's documents
   offset: number; // the position predicted: the context is the document's tokens before it
   context: Int32Array;
-  continuation: Int32Array; // the next window of tokens, the ground truth the reward checks
+  // The ground truth the reward checks: the next window of tokens, or fewer where the document
+  // ends first, so that a document's last tokens (an arithmetic problem's answer) are positions too.
+  continuation: Int32Array;
 }
 
 /** Tokens as the rewards see them: their bytes, and the byte offsets at which each token ends. */
@@ -26,12 +28,12 @@ export function keptContext(split: TokenizedSplit, kept: Int32Array, index: numb
 /** The context that predicts token `offset` of a document of the split, with the window after it. */
 export function positionContext(split: TokenizedSplit, document: number, offset: number, windowTokens: number): RptContext {
   const start = split.starts[document], end = split.starts[document + 1];
-  if (offset + windowTokens > end - start) throw new Error(`position ${offset} of document ${document} has no window of ${windowTokens} tokens`);
+  if (offset >= end - start) throw new Error(`position ${offset} of document ${document} (${end - start} tokens) has no token after it`);
   return {
     document,
     offset,
     context: split.tokens.subarray(start, start + offset),
-    continuation: split.tokens.subarray(start + offset, start + offset + windowTokens),
+    continuation: split.tokens.subarray(start + offset, Math.min(end, start + offset + windowTokens)),
   };
 }
 

@@ -1,14 +1,14 @@
 // The next-token reasoning format. The prompt is the context followed by <think>; the policy
 // writes a thought closed by </think>, then its prediction closed by <end>:
 //
-//   [<end>] context <think> thought </think> [<answer>] prediction <end>
-//   \______ prompt _______/ \_____________ response _______________/
+//   [<end>] context <think> thought </think> prediction <end>
+//   \______ prompt _______/ \__________ response ___________/
 //
 // The leading <end> marks the start of a document, as pre-training's windows do, and is there
-// only when the whole document prefix fits. An <answer> marker right after </think> is skipped,
-// so that a model pre-trained on traces in the arithmetic corpus's format can answer in it; it
-// takes one token of the answer budget. With a thought budget of 0 the prompt ends with
-// <think></think> and only the answer is sampled.
+// only when the whole document prefix fits. With a thought budget of 0 the prompt ends with
+// <think></think> and only the answer is sampled. A model pre-trained from scratch learns the
+// format from pre-training's format warm-up (src/stages/format-windows.ts), which writes its
+// examples with reasoningExample below.
 
 import type { Generation, GenerationPhase } from '../model/generate.ts';
 import { concatBytes, type BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
@@ -43,6 +43,19 @@ export function buildPrompt(context: Int32Array, vocabulary: ReasoningVocabulary
   return Int32Array.from([...kept, ...markers]);
 }
 
+/**
+ * A worked example of the format, to teach it: the prompt buildPrompt makes for `context` when
+ * the budgets are exactly this thought and answer, then the thought, </think>, the answer and
+ * <end>; at most `modelContext` tokens. The response, what a model learns to write, starts right
+ * after <think>: an empty thought's </think> belongs to it too.
+ */
+export function reasoningExample(context: Int32Array, thought: Int32Array, answer: Int32Array, vocabulary: ReasoningVocabulary, modelContext: number): { tokens: Int32Array; responseStart: number } {
+  const { specialIds } = vocabulary;
+  const prompt = buildPrompt(context, vocabulary, { thinkTokens: thought.length, answerTokens: answer.length }, modelContext);
+  if (thought.length === 0) return { tokens: Int32Array.from([...prompt, ...answer, specialIds['<end>']]), responseStart: prompt.length - 1 };
+  return { tokens: Int32Array.from([...prompt, ...thought, specialIds['</think>'], ...answer, specialIds['<end>']]), responseStart: prompt.length };
+}
+
 /** The generation phases of a response: the thought (when budgeted), then the answer. */
 export function responsePhases(vocabulary: ReasoningVocabulary, budgets: ResponseBudgets): GenerationPhase[] {
   const { specialIds } = vocabulary;
@@ -67,7 +80,6 @@ export function parseResponse(generation: Generation, vocabulary: ReasoningVocab
     answerStart = thoughtEnd;
   }
   if (tokens[tokens.length - 1] !== specialIds['<end>']) return { thinkTokens, unparseable: 'answer_unended' };
-  if (tokens[answerStart] === specialIds['<answer>']) answerStart += 1;
   const answerEnd = tokens.length - 1;
   if (answerEnd === answerStart) return { thinkTokens, unparseable: 'answer_empty' };
   const markers = new Set(Object.values(specialIds));

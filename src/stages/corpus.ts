@@ -37,6 +37,8 @@ async function* allDocuments(corpus: CorpusIR, seed: number, baseDir: string): A
       problems: Number.MAX_SAFE_INTEGER, // stopped below, once enough are kept
       minDigits: source.digits.min,
       maxDigits: source.digits.max,
+      minOperands: source.operands.min,
+      maxOperands: source.operands.max,
       traceFraction: source.traces,
     });
     let kept = 0;

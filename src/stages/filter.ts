@@ -14,8 +14,8 @@ import { loadSplit, type TokenizedSplit } from './token-data.ts';
 // with the entropy (nats) of its top-k next-token distribution; this is written once per
 // (data, proxy, k) as `stages/entropy-<hash12>/<side>.entropy.f32`, aligned with the token
 // arrays. The filter proper then reads those entropies:
-// - train positions with entropy <= keep_above are dropped, and so are those whose ground-truth
-//   continuation of `window_tokens` tokens would run past the end of the document; each kept
+// - train positions with entropy <= keep_above are dropped (the ground-truth continuation of a
+//   kept one is its next `window_tokens` tokens, fewer near the document's end); each kept
 //   position is written to `stages/filter-<hash12>/kept.i32` as (document, offset) pairs, where
 //   the context is the document's tokens before `offset`;
 // - holdout positions fall into the nested difficulty buckets, which evaluation reports by;
@@ -43,7 +43,7 @@ export interface FilterResult {
   cached: boolean;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const BIN_WIDTH = 0.25;
 // Rows of windows per forward pass: about this many tokens at a time.
 const TOKENS_PER_PASS = 4096;
@@ -53,8 +53,8 @@ export async function runFilterStage(inputs: FilterInputs): Promise<FilterResult
   const k = ir.filter.entropy_top_k;
   const entropyHash = contentHash({ stage: 'entropy', version: VERSION, data: data.hash, proxy: proxy.hash, k });
   const entropyDir = await stageDirectory(runDir, 'entropy', entropyHash);
-  const { keep_above: keepAbove, window_tokens: windowTokens, difficulty } = ir.filter;
-  const hash = contentHash({ stage: 'filter', version: VERSION, entropy: entropyHash, keepAbove, windowTokens, difficulty });
+  const { keep_above: keepAbove, difficulty } = ir.filter;
+  const hash = contentHash({ stage: 'filter', version: VERSION, entropy: entropyHash, keepAbove, difficulty });
   const dir = await stageDirectory(runDir, 'filter', hash);
   const done = await readDone<FilterResult>(dir, hash);
   if (done) return { ...done, dir, entropyDir, cached: true };
@@ -68,7 +68,7 @@ export async function runFilterStage(inputs: FilterInputs): Promise<FilterResult
   for (let d = 0; d < train.ids.length; d++) {
     const start = train.starts[d];
     const length = train.starts[d + 1] - start;
-    for (let offset = 0; offset + windowTokens <= length; offset++) {
+    for (let offset = 0; offset < length; offset++) {
       if (trainEntropy[start + offset] > keepAbove) kept.push(d, offset);
     }
   }
@@ -88,7 +88,7 @@ export async function runFilterStage(inputs: FilterInputs): Promise<FilterResult
     entropySeconds,
     cached: false,
   };
-  await writeJson(join(dir, 'summary.json'), { ...result, topK: k, keepAbove, windowTokens, difficulty });
+  await writeJson(join(dir, 'summary.json'), { ...result, topK: k, keepAbove, difficulty });
   await writeDone(dir, hash, result);
   return result;
 }

@@ -6,19 +6,23 @@ import { initParams } from '../model/params.ts';
 import { learningRate } from '../model/schedule.ts';
 import { trainStep } from '../model/train-step.ts';
 import { Transformer } from '../model/transformer.ts';
+import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { packWindows, WindowOrder, windowBatch, type Windows } from './batching.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
+import { FormatWindows, formatWindowRows } from './format-windows.ts';
 import { appendMetrics } from './metrics.ts';
 import { loadModel, saveModel } from './model-checkpoint.ts';
 import { declaredModelConfig } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
-import { loadSplit } from './token-data.ts';
+import { loadSplit, loadThoughts } from './token-data.ts';
 
 // The pre-training stage: next-token training of one declared model on the corpus's train
 // windows, with holdout loss every `eval_every` steps and a checkpoint (weights, AdamW moments,
 // step) every `checkpoint_every`. It lives in `stages/pretrain-<model>-<hash12>/`; started again
 // after an interruption it continues from the newest checkpoint there, and since the data order
 // and the learning rate depend only on (seed, step), the result equals an uninterrupted run's.
+// With `format_share`, that share of each batch's windows (the last rows) are worked examples of
+// the next-token reasoning format (format-windows.ts) instead of plain windows.
 
 export interface PretrainInputs extends StageInputs {
   model: string; // a name under ir.models with a pretrain block
@@ -55,7 +59,10 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   const done = await readDone<PretrainResult>(dir, hash);
   if (done) return { ...done, dir, checkpoint: checkpointDir(dir, done.steps), cached: true };
 
-  const trainWindows = packWindows(await loadSplit(data, 'train'), tokenizer.endToken, config.context);
+  const trainSplit = await loadSplit(data, 'train');
+  const trainWindows = packWindows(trainSplit, tokenizer.endToken, config.context);
+  const formatRows = formatWindowRows(settings.format_share, settings.batch);
+  const formatWindows = formatRows > 0 ? new FormatWindows(trainSplit, await loadThoughts(data, 'train'), await loadTokenizer(tokenizer.path), config.context, ir.seed) : null;
   const holdoutWindows = packWindows(await loadSplit(data, 'holdout'), tokenizer.endToken, config.context);
   const holdoutIndices = evenlySpaced(holdoutWindows.count, HOLDOUT_EVAL_WINDOWS);
 
@@ -91,7 +98,10 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   try {
     for (let step = startStep + 1; step <= settings.steps; step++) {
       signal?.throwIfAborted();
-      const batch = windowBatch(trainWindows, order.batch(step, settings.batch));
+      const indices = new Int32Array(settings.batch).fill(-1);
+      indices.set(order.batch(step, settings.batch - formatRows));
+      const batch = windowBatch(trainWindows, indices);
+      formatWindows?.fill(batch, settings.batch - formatRows, step);
       const lr = learningRate(lrSchedule, step);
       const start = performance.now();
       const result = await trainStep(model, optimizer, batch, (logp) => maskedCrossEntropy(logp, batch.mask), lr);

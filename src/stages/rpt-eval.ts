@@ -17,8 +17,8 @@ import type { StageInputs } from './stage-inputs.ts';
 import { loadSplit, type TokenizedSplit } from './token-data.ts';
 
 // Evaluation of RPT against its baselines on the same holdout positions: `eval.positions`
-// positions spread evenly over the first `eval.documents` holdout documents (each with a full
-// ground-truth window after it), tallied by the filter's difficulty buckets with Wilson 95%
+// positions spread evenly over the first `eval.documents` holdout documents (each with at least
+// one token of ground truth after it), tallied by the filter's difficulty buckets with Wilson 95%
 // intervals. Arms, each in the modes `eval.modes` asks for:
 // - base: the policy's starting weights (step 0);
 // - rpt: the RPT stage's weights at every evaluation step;
@@ -55,7 +55,7 @@ export interface RptEvalInputs extends StageInputs {
   rpt: RptResult;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const CONTEXTS_PER_BATCH = 32;
 
 export async function runRptEvalStage(inputs: RptEvalInputs): Promise<RptEvalResult> {
@@ -120,16 +120,17 @@ export async function runRptEvalStage(inputs: RptEvalInputs): Promise<RptEvalRes
 
 /**
  * Up to `eval.positions` holdout positions, spread evenly over every position of the first
- * `eval.documents` documents that has a context and a full ground-truth window after it.
+ * `eval.documents` documents that has a context; the ground-truth window of one near a
+ * document's end stops there.
  */
 function evaluationPositions(ir: ExperimentIR, holdout: TokenizedSplit, entropy: Float32Array): EvaluatedPosition[] {
   const windowTokens = ir.filter.window_tokens;
   const candidates: [number, number][] = [];
   for (let d = 0; d < Math.min(ir.eval.documents, holdout.ids.length); d++) {
     const length = holdout.starts[d + 1] - holdout.starts[d];
-    for (let offset = 1; offset + windowTokens <= length; offset++) candidates.push([d, offset]);
+    for (let offset = 1; offset < length; offset++) candidates.push([d, offset]);
   }
-  if (candidates.length === 0) throw new Error(`no holdout position of the first ${ir.eval.documents} documents has a window of ${windowTokens} tokens after it`);
+  if (candidates.length === 0) throw new Error(`no holdout position of the first ${ir.eval.documents} documents has a context: every one of them is a single token`);
   const n = Math.min(candidates.length, ir.eval.positions);
   return Array.from({ length: n }, (_, i) => {
     const [document, offset] = candidates[Math.floor((i * candidates.length) / n)];

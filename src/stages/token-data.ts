@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExperimentIR } from '../../dsl/ir.ts';
+import type { Document } from '../data/document.ts';
 import type { SplitPart } from '../data/split.ts';
 import type { BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
@@ -12,11 +13,21 @@ import type { TokenizerResult } from './tokenizer.ts';
 // `<side>.tokens.i32` (Int32, little-endian), where each document starts in `<side>.starts.i32`
 // and the document ids in `<side>.ids.json`. Pre-training, the filter and evaluation all read
 // these arrays; a position is named by (document, offset) or by its index into the array.
+// A document's thoughts (src/data/document.ts) go to `<side>.thoughts.json`, their spans as
+// indices into the token array: the text is tokenized in pieces cut at every span's ends, so that
+// a span always starts and ends at a token boundary.
 
 export interface TokenizedSplit {
   tokens: Int32Array;
   starts: Int32Array; // [documents + 1]: document d is tokens[starts[d] .. starts[d + 1])
   ids: string[];
+}
+
+/** A worked thought before the tokens [start, end) of a side's token array. */
+export interface SplitThought {
+  start: number;
+  end: number;
+  tokens: Int32Array;
 }
 
 export interface DataResult {
@@ -27,7 +38,7 @@ export interface DataResult {
   cached: boolean;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const PARTS: SplitPart[] = ['train', 'holdout'];
 
 export async function runDataStage(ir: ExperimentIR, runDir: string, baseDir: string, tokenizerResult: TokenizerResult): Promise<DataResult> {
@@ -39,11 +50,12 @@ export async function runDataStage(ir: ExperimentIR, runDir: string, baseDir: st
   const tokenizer = await loadTokenizer(tokenizerResult.path);
   const result: DataResult = { dir, hash, documents: { train: 0, holdout: 0 }, tokens: { train: 0, holdout: 0 }, cached: false };
   for (const part of PARTS) {
-    const split = await tokenizeSplit(corpusDocuments(ir.corpus, ir.seed, baseDir, part), tokenizer);
+    const { split, thoughts } = await tokenizeSplit(corpusDocuments(ir.corpus, ir.seed, baseDir, part), tokenizer);
     if (split.ids.length === 0) throw new Error(`corpus: the ${part} side of the split holds no documents; ${part === 'holdout' ? 'raise `holdout` or add documents' : 'lower `holdout` or add documents'}`);
     await writeArray(join(dir, `${part}.tokens.i32`), split.tokens);
     await writeArray(join(dir, `${part}.starts.i32`), split.starts);
     await writeJson(join(dir, `${part}.ids.json`), split.ids);
+    await writeJson(join(dir, `${part}.thoughts.json`), thoughts.map(({ start, end, tokens }) => [start, end, Array.from(tokens)]));
     result.documents[part] = split.ids.length;
     result.tokens[part] = split.tokens.length;
   }
@@ -60,16 +72,39 @@ export async function loadSplit(data: DataResult, part: SplitPart): Promise<Toke
   return { tokens, starts, ids };
 }
 
-async function tokenizeSplit(documents: AsyncIterable<{ id: string; text: string }>, tokenizer: BpeTokenizer): Promise<TokenizedSplit> {
+/** The thoughts of one side, in the order of their spans. */
+export async function loadThoughts(data: DataResult, part: SplitPart): Promise<SplitThought[]> {
+  const path = join(data.dir, `${part}.thoughts.json`);
+  const records = JSON.parse(await readFile(path, 'utf8')) as [number, number, number[]][];
+  return records.map(([start, end, tokens]) => ({ start, end, tokens: Int32Array.from(tokens) }));
+}
+
+async function tokenizeSplit(documents: AsyncIterable<Document>, tokenizer: BpeTokenizer): Promise<{ split: TokenizedSplit; thoughts: SplitThought[] }> {
   const pieces: number[][] = [];
   const ids: string[] = [];
+  const thoughts: SplitThought[] = [];
+  let total = 0;
   for await (const document of documents) {
-    pieces.push(tokenizer.encode(document.text));
+    const piece: number[] = [];
+    let at = 0; // characters of the text tokenized so far
+    for (const thought of document.thoughts ?? []) {
+      if (!(at <= thought.start && thought.start < thought.end && thought.end <= document.text.length)) {
+        throw new Error(`document ${document.id}: thought span [${thought.start}, ${thought.end}) is empty, overlaps the one before or lies outside the text of ${document.text.length} characters`);
+      }
+      piece.push(...tokenizer.encode(document.text.slice(at, thought.start)));
+      const start = total + piece.length;
+      piece.push(...tokenizer.encode(document.text.slice(thought.start, thought.end)));
+      thoughts.push({ start, end: total + piece.length, tokens: Int32Array.from(tokenizer.encode(thought.text)) });
+      at = thought.end;
+    }
+    piece.push(...tokenizer.encode(document.text.slice(at)));
+    pieces.push(piece);
     ids.push(document.id);
+    total += piece.length;
   }
   const starts = new Int32Array(pieces.length + 1);
   pieces.forEach((piece, d) => (starts[d + 1] = starts[d] + piece.length));
   const tokens = new Int32Array(starts[pieces.length]);
   pieces.forEach((piece, d) => tokens.set(piece, starts[d]));
-  return { tokens, starts, ids };
+  return { split: { tokens, starts, ids }, thoughts };
 }
