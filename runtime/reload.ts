@@ -72,6 +72,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 export interface WatchOptions {
   debounceMs?: number;
+  overrides?: string[]; // `--set path=value` texts, applied to every version of the file
 }
 
 export class ExperimentWatcher {
@@ -83,6 +84,7 @@ export class ExperimentWatcher {
   private files: string[] = []; // the experiment and its reward module, if any
   private timer: NodeJS.Timeout | undefined;
   private readonly debounceMs: number;
+  private readonly overrides: string[];
 
   /** Checks `path` once (throwing with the diagnostics if it does not check), then watches it. */
   constructor(
@@ -92,7 +94,8 @@ export class ExperimentWatcher {
   ) {
     this.path = resolve(path);
     this.debounceMs = options.debounceMs ?? 100;
-    const checked = checkFile(this.path);
+    this.overrides = options.overrides ?? [];
+    const checked = checkFile(this.path, { overrides: this.overrides });
     if (!checked.ir) throw new Error(checked.diagnostics.map(renderDiagnostic).join('\n'));
     this.current = checked.ir;
     this.moduleHash = this.rewardModuleHash(checked.ir);
@@ -107,7 +110,7 @@ export class ExperimentWatcher {
 
   /** Checks the file again and reports what changed; called after each burst of file events. */
   reload(): void {
-    const checked = checkFile(this.path);
+    const checked = checkFile(this.path, { overrides: this.overrides });
     if (!checked.ir) return this.onReload({ kind: 'rejected', configVersion: this.configVersion, diagnostics: checked.diagnostics });
     const changes = diffExperiments(this.current, checked.ir);
     const moduleHash = this.rewardModuleHash(checked.ir);

@@ -43,8 +43,11 @@ export function progressReporter(io: Io): ProgressReporter {
   return new ProgressReporter(io === processIo ? process.stderr : { write: (text) => io.err(text.replace(/\n$/, '')) });
 }
 
-/** A finished (or reused) stage's key results, as lines; `ir` is the experiment as it stands now. */
-export function formatStage(done: StageDone, ir: ExperimentIR): string[] {
+/**
+ * A finished (or reused) stage's key results, as lines; `ir`, the experiment as it stands now, adds
+ * a note when a reused RPT result ran under other live settings than the file's.
+ */
+export function formatStage(done: StageDone, ir?: ExperimentIR): string[] {
   const lines: string[] = [];
   const reused = (cached: boolean) => (cached ? ' (reused)' : '');
   switch (done.stage) {
@@ -91,7 +94,7 @@ export function formatStage(done: StageDone, ir: ExperimentIR): string[] {
       if (!r.cached) lines.push(`  ${r.rollouts} rollouts, ${(r.rollouts / Math.max(stepSeconds, 1e-9)).toFixed(1)} rollouts/s; time in sampling ${share(r.seconds.sampling)}, verification ${share(r.seconds.verification)}, learning ${share(r.seconds.learning)}`);
       if (r.config.configVersion > 1) lines.push(`  config version ${r.config.configVersion} (live edits) from step ${r.config.step}`);
       // Live values are not stage inputs: a finished stage is reused whatever the file says now.
-      const differ = liveDifferences(r.config.values, rptLiveValues(ir));
+      const differ = ir ? liveDifferences(r.config.values, rptLiveValues(ir)) : [];
       if (r.cached && differ.length > 0) lines.push(`  note: finished with other ${differ.join(', ')} than the file now sets; move ${r.dir} aside to train with them`);
       lines.push(`  weights: ${r.checkpoint}`);
       break;

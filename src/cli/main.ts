@@ -5,11 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { checkCommand } from './check.ts';
 import { graphCommand } from './graph.ts';
 import { reportCommand } from './report.ts';
+import { runCommand } from './run.ts';
 import { stageCommand } from './stages.ts';
+import { statusCommand } from './status.ts';
 import { EXIT_OK, EXIT_USAGE, processIo, type Command, type Io } from './io.ts';
 
 // `rpt <command> ...`. Each command is one file; a new one is added to this list.
-const commands: Command[] = [checkCommand, graphCommand, stageCommand, reportCommand];
+const commands: Command[] = [runCommand, statusCommand, checkCommand, graphCommand, stageCommand, reportCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -59,7 +59,8 @@ export class ProgressReporter {
     this.out.write(`${message}\n`);
   }
 
-  private endLine(): void {
+  /** Ends an open progress line, so that other output (stdout included) starts on a line of its own. */
+  endLine(): void {
     if (this.lineOpen) this.out.write('\n');
     this.lineOpen = false;
   }
