@@ -3,13 +3,18 @@ import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
 import { createBackend, type BackendKind } from '../backend/select.ts';
 import { formatDuration } from '../stages/progress.ts';
+import { ActorRptLoop } from '../../runtime/rpt-graph.ts';
 import { runExperiment } from '../../runtime/run.ts';
+import { CpuBackend } from '../cpu/backend.ts';
 import { BACKEND_HELP, BACKEND_OPTION, backendProblem, checkExperiment, EXIT_INTERRUPTED, formatStage, progressReporter, runLocation } from './experiment.ts';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Command, type Io } from './io.ts';
 import { parseOptions, SET_OPTION } from './options.ts';
 
 // `rpt run <file.rpt>`: the whole experiment, from the tokenizer to the report, resumable and
-// optionally watched for edits (runtime/run.ts). Progress goes to stderr, each stage's results
+// optionally watched for edits (runtime/run.ts). Its RPT stage runs the actor graph
+// (ActorRptLoop, runtime/rpt-graph.ts: `actors { samplers }` sampler threads, each on its own
+// backend of the same kind as this process's, and a verifier pool); `rpt stage` keeps the
+// single-process RptLoop, the reference the graph is tested against. Progress goes to stderr, each stage's results
 // to stdout as it finishes. The first Ctrl-C stops at the next step boundary with a checkpoint
 // and exits 0; a second one exits at once with status 130.
 
@@ -73,8 +78,10 @@ async function runFile(file: string, overrides: string[], ir: ExperimentIR, flag
   try {
     backend = await createBackend(flags.backend);
     reporter.log(`${ir.name}: run into ${runDir} on ${backend.description}${flags.watch ? `, watching ${file}` : ''}`);
+    const samplerBackend = backend instanceof CpuBackend ? 'cpu' : 'webgpu';
     const outcome = await runExperiment({
       file, overrides, ir, runDir, baseDir, backend, fresh: flags.fresh, watch: flags.watch, signal: controller.signal,
+      loop: (inputs, current) => new ActorRptLoop({ ...inputs, actors: current.actors, backend: samplerBackend }),
       log: (message) => reporter.log(message),
       onProgress: reporter.update,
       onStage: (done, current) => {
