@@ -13,7 +13,7 @@ export async function writeTinyExperiment(dir: string, edit: (text: string) => s
   const file = join(dir, 'tiny.rpt');
   const runDir = join(dir, 'run');
   await mkdir(dir, { recursive: true });
-  await writeFile(file, edit(TINY_EXPERIMENT.replace('seed 3', `seed 3\n  output ${JSON.stringify(runDir)}`)));
+  await writeFile(file, edit(TINY_EXPERIMENT).replace('seed 3', `seed 3\n  output ${JSON.stringify(runDir)}`));
   return { file, runDir };
 }
 
