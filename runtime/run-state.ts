@@ -199,6 +199,7 @@ export interface RunSummary {
   current: { stage: string; step: number } | null; // the last step recorded in metrics.jsonl
   lastRpt: MetricsLine | null; // the newest RPT step line
   configVersions: { version: number; step: number; values: MetricsLine }[]; // from the rpt-config lines
+  report: string | null; // report.md, once written
   brokenMetricsLines: number[];
 }
 
@@ -211,7 +212,8 @@ export async function summariseRun(runDir: string): Promise<RunSummary> {
     const { stage: _s, step, config_version: version, time: _t, ...values } = line;
     return { version: version as number, step: step as number, values };
   });
-  const reportExists = await stat(join(runDir, 'report.md')).then(() => true, () => false);
+  const report = join(runDir, 'report.md');
+  const reportExists = await stat(report).then(() => true, () => false);
   let state: RunState;
   let why: string;
   if (record?.state === 'running' && (record.pid === process.pid || processAlive(record.pid))) [state, why] = ['running', `rpt run, pid ${record.pid}, since ${record.started}`];
@@ -229,6 +231,7 @@ export async function summariseRun(runDir: string): Promise<RunSummary> {
     current: last ? { stage: String(last.stage === 'pretrain' && last.model ? `pretrain ${last.model}` : last.stage), step: last.step as number } : null,
     lastRpt: rptLines.at(-1) ?? null,
     configVersions,
+    report: reportExists ? report : null,
     brokenMetricsLines: metrics.broken,
   };
 }

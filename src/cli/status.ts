@@ -52,6 +52,7 @@ async function formatStatus(runDir: string): Promise<string> {
     else lines.push(`  ${stage.name}: unfinished (${stage.folder}), ${checkpoints}`);
     if (stage.done && stage.checkpoints.length > 1) lines.push(`    ${checkpoints}`);
   }
+  if (summary.report) lines.push(`  report: ${summary.report}`);
   if (summary.lastRpt) lines.push('', `last RPT step: ${formatRptLine(summary.lastRpt)}`);
   if (summary.configVersions.length > 0) {
     lines.push('', 'config versions of the RPT stage:');
