@@ -102,12 +102,13 @@ describe('rpt graph', () => {
 });
 
 describe('rpt', () => {
-  test('--help lists the commands, and there is no run command yet', async () => {
+  test('--help lists the commands, run and status among them', async () => {
     const result = await run('--help');
     expect(result.status).toBe(0);
     expect(result.out).toMatch(/check\s+validate/);
-    expect(result.out).not.toMatch(/^\s+run\s/m);
-    expect((await run('run', 'experiments/quickstart.rpt')).status).toBe(2);
+    expect(result.out).toMatch(/^\s+run\s+run a whole experiment/m);
+    expect(result.out).toMatch(/^\s+status\s+summarise a run directory/m);
+    expect((await run('run')).status).toBe(2);
   });
 
   test('--version prints the package version', async () => {
