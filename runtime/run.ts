@@ -68,9 +68,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       restart.abort(new Error('restart'));
     }
   };
-  const watcher = options.watch ? new ExperimentWatcher(file, onReload, { overrides: options.overrides, debounceMs: options.debounceMs }) : null;
-  if (watcher) ir = watcher.current;
-  const live: LiveSource | undefined = watcher ? { current: () => ({ ir: watcher.current, revision: watcher.configVersion }) } : undefined;
+  let live: LiveSource | undefined;
   const onConfig = (config: RptConfig): void => {
     if (config.configVersion > 1) log(`rpt: config version ${config.configVersion} in force from step ${config.step}`);
   };
@@ -80,7 +78,15 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
   };
 
   let restarts = 0;
+  let watcher: ExperimentWatcher | null = null;
   try {
+    // The file may have changed since the caller checked it: the watcher checks it again.
+    if (options.watch) {
+      const watched = new ExperimentWatcher(file, onReload, { overrides: options.overrides, debounceMs: options.debounceMs });
+      watcher = watched;
+      ir = watched.current;
+      live = { current: () => ({ ir: watched.current, revision: watched.configVersion }) };
+    }
     for (;;) {
       const signal = AbortSignal.any([options.signal, restart.signal]);
       const current = ir;
