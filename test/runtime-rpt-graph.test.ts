@@ -1,18 +1,23 @@
 // The RPT loop as an actor graph (runtime/rpt-graph.ts) against the single-process RptLoop on the
 // tiny experiment, cpu backend: the same steps and weights with two samplers, the same again
 // when a sampler crashes and is restarted, a crash loop stopped by the restart budget, live
-// settings that shrink the sampler pool, and a process that exits once the loop is closed.
+// settings that shrink the sampler pool, and a process that exits once the loop is closed;
+// where a WebGPU adapter exists, samplers that each compute on their own GPUDevice.
 
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { SupervisionError } from '../runtime/supervisor.ts';
+import { webgpuForTests } from '../src/backend/select.ts';
 import type { Transformer } from '../src/model/transformer.ts';
 import type { LiveSettings, RptLoop, StepResult } from '../src/rl/loop.ts';
+import { perResponse, policyBatch, policyScores } from '../src/rl/policy-batch.ts';
 import { actorLoop, prepareTiny, referenceLoop, type Tiny } from './fixtures/runtime/rpt-graph-setup.ts';
 import { temporaryDirectory } from './stages-fixture.ts';
 
+const gpu = await webgpuForTests();
+gpu.backend?.destroy(); // only asked whether an adapter exists: the samplers create their own devices
 const faultySampler = (crashOnBatch: number) => new URL(`./fixtures/runtime/faulty-sampler.ts?crashOnBatch=${crashOnBatch}`, import.meta.url);
 const quickRestarts = { maxRestarts: 2, windowMs: 60_000, backoffMs: 10, maxBackoffMs: 100 };
 
@@ -114,4 +119,16 @@ test('a process whose loop took a step and closed exits by itself: no thread is 
   // The timeout only stops a hung child from hanging the suite; the assertion is the exit.
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, temp.dir], { timeout: 120_000 });
   expect(stdout.trim()).toBe('step 1 closed');
+});
+
+test.skipIf(!gpu.backend)(`samplers on the webgpu backend, each on its own device, sample with the published weights ${gpu.skipReason}`, async () => {
+  const graph = await actorLoop(tiny, { samplers: 2, verifiers: 1 }, { backend: 'webgpu' });
+  const { metrics, trained } = await graph.loop.takeStep();
+  await graph.loop.close();
+  expect(metrics.groups_sampled).toBe(tiny.ir.learner.batch);
+  // The samplers' log-probabilities are those of the starting weights, as the cpu reference scores the same rollouts.
+  const rollouts = trained.flatMap((group) => group.rollouts.map((rollout) => ({ prompt: group.prompt, response: rollout.response, logp: rollout.logp })));
+  const batch = policyBatch(rollouts);
+  const cpu = perResponse((await policyScores((await tiny.inputs()).model, batch)).logp, batch);
+  rollouts.forEach((rollout, i) => rollout.logp.forEach((value, t) => expect(value).toBeCloseTo(cpu[i][t], 3)));
 });
