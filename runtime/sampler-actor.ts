@@ -31,7 +31,6 @@ export interface SampleReply {
   offsets: number[]; // rollouts + 1
   phaseEnds: number[][];
   finish: ('stop' | 'length' | 'context')[];
-  seconds: number; // busy: pulling weights, generating and scoring
 }
 
 interface Policy {
@@ -61,7 +60,6 @@ const sampler: ActorBehaviour<'sampler'> = {
   role: 'sampler',
   async handle(message, self) {
     if (message.type === 'configure') return { value: { configVersion: message.configVersion } }; // every batch carries its settings
-    const start = performance.now();
     const { model, version } = await newestPolicy(self.data as SamplerData);
     const { prompts, seeds, groupSize, phases, sampling } = message.item.payload;
     const generations = await generateScored(model, { prompts: prompts.map((buffer) => new Int32Array(buffer)), seeds, groupSize, phases, sampling });
@@ -84,7 +82,6 @@ const sampler: ActorBehaviour<'sampler'> = {
       offsets,
       phaseEnds: generations.map((generation) => generation.phaseEnds),
       finish: generations.map((generation) => generation.finish),
-      seconds: (performance.now() - start) / 1000,
     };
     return { value: reply, transfer: [reply.tokens, reply.logp, reply.entropy] };
   },
