@@ -34,4 +34,9 @@ describe('message protocol', () => {
     expect(message).toContain('item.attempt: ');
     expect(message).toContain('item.payload.prompts.0: ');
   });
+
+  it('rejects a rollout batch without one seed per rollout', () => {
+    const sample = { type: 'sample', item: { id: 'batch-1', attempt: 0, payload: { ...rolloutBatch([context(), context()]), seeds: [1] } } };
+    expect(() => validateMessage('sampler', 'sampler#0', sample)).toThrow("sampler#0 (sampler) rejected 'sample': item.payload.seeds: needs one seed per rollout (prompts x groupSize)");
+  });
 });

@@ -29,7 +29,7 @@ interface Run {
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;
 let tiny: Tiny;
 let reference: Run; // RptLoop's 3 steps
-let live: LiveSettings; // 1 sampler, a new temperature, a new config version
+let live: LiveSettings; // 1 sampler, a new temperature, a reward module, a new config version
 
 // What must agree between two loops: every metric but the wall seconds, and every trained rollout.
 function comparable({ metrics, trained }: StepResult) {
@@ -55,7 +55,8 @@ async function takeSteps({ loop, model }: { loop: RptLoop; model: Transformer },
 beforeAll(async () => {
   temp = await temporaryDirectory();
   tiny = await prepareTiny(temp.dir);
-  live = { configVersion: 2, policy: { temperature: 0.5, top_p: 1, top_k: 0 }, reward: tiny.ir.reward, lr: tiny.ir.learner.lr, actors: { samplers: 1, verifiers: 1 } };
+  const firstByte = fileURLToPath(new URL('./fixtures/rewards/first-byte.ts', import.meta.url));
+  live = { configVersion: 2, policy: { temperature: 0.5, top_p: 1, top_k: 0 }, reward: { kind: 'module', path: firstByte, timeout_ms: 10_000, options: {} }, lr: tiny.ir.learner.lr, actors: { samplers: 1, verifiers: 1 } };
   const single = await referenceLoop(tiny);
   reference = await takeSteps(single, 3);
   await single.loop.close();
@@ -98,7 +99,7 @@ test('a sampler in a crash loop stops the step past its restart budget with a Su
   expect(graph.loop.step).toBe(0); // the learner is still where it was, for the caller to checkpoint
 });
 
-test('live settings from 2 samplers to 1 and a new temperature apply at the next step, as in the single-process loop', async () => {
+test('live settings (2 samplers to 1, a new temperature, a reward module) apply at the next step, as in the single-process loop', async () => {
   const single = await referenceLoop(tiny);
   const graph = await actorLoop(tiny, { samplers: 2, verifiers: 2 });
   const expected = await takeSteps(single, 1), run = await takeSteps(graph, 1);
@@ -111,6 +112,7 @@ test('live settings from 2 samplers to 1 and a new temperature apply at the next
   expect(run.weights).toEqual(expected.weights);
   expect(run.steps.map((step) => step.metrics.config_version)).toEqual([1, 2]);
   expect(comparable(run.steps[1])).not.toEqual(comparable(reference.steps[1])); // the temperature changed what was sampled
+  expect(run.steps[1].metrics.reward_errors).toEqual([]); // the module ran, in the verifier pool's module workers
   expect(graph.loop.supervision.delivered).toBe(3); // step 1 in two batches, step 2 in one
 });
 
