@@ -49,28 +49,28 @@ const stable = (row: Row) => ({ ...row, time: undefined, seconds: undefined, wal
 describe('rpt run and signals', () => {
   test('the first Ctrl-C checkpoints the step reached and exits 0; running again resumes from it', async () => {
     const { file, runDir } = await writeTinyExperiment(join(temp.dir, 'sigint'));
-    const first = rpt(...runArgs(file, 24));
+    const first = rpt(...runArgs(file, 16));
     await firstRptStep(runDir);
     first.process.kill('SIGINT');
     expect(await first.exited).toEqual({ code: 0, signal: null });
     const steps = await rptSteps(runDir);
     const reached = Math.max(...steps.keys());
-    expect(reached).toBeLessThan(24);
+    expect(reached).toBeLessThan(16);
     expect(first.stderr).toMatch(new RegExp(`interrupted in rpt at step ${reached}; newest checkpoint .*step-${String(reached).padStart(6, '0')}`));
     expect(first.stderr).toContain(`resume with: rpt run ${file}`);
     expect(await status(runDir)).toMatch(/^state: interrupted: interrupted in rpt at step \d+/m);
 
-    const second = rpt(...runArgs(file, 24));
+    const second = rpt(...runArgs(file, 16));
     expect(await second.exited).toEqual({ code: 0, signal: null });
-    expect(second.stdout).toContain(`rpt from base: 24 steps`);
+    expect(second.stdout).toContain(`rpt from base: 16 steps`);
     expect(second.stdout).toContain(`resumed from step ${reached}`);
     expect(second.stdout).toMatch(/^report: .*report\.md$/m);
-    expect([...(await rptSteps(runDir)).keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect([...(await rptSteps(runDir)).keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
   }, 180_000);
 
   test('a second Ctrl-C quits at once with status 130', async () => {
     const { file, runDir } = await writeTinyExperiment(join(temp.dir, 'twice'));
-    const child = rpt(...runArgs(file, 24));
+    const child = rpt(...runArgs(file, 16));
     await firstRptStep(runDir);
     child.process.kill('SIGINT');
     await waitFor(async () => child.stderr.includes('Ctrl-C again to quit at once'));
