@@ -18,7 +18,6 @@
 
 import type { ActorsIR } from '../dsl/ir.ts';
 import type { BackendKind } from '../src/backend/select.ts';
-import type { Generation } from '../src/model/generate.ts';
 import { paramCount } from '../src/model/params.ts';
 import type { Transformer } from '../src/model/transformer.ts';
 import { RptLoop, type LiveSettings, type RolloutEngine, type RptLoopInputs } from '../src/rl/loop.ts';
@@ -50,7 +49,12 @@ export class ActorRptLoop extends RptLoop {
 
   constructor(inputs: ActorRptLoopInputs) {
     const graph = new ActorEngine(inputs);
-    super(inputs, graph);
+    try {
+      super(inputs, graph);
+    } catch (error) {
+      void graph.close(); // its verifier threads are running already
+      throw error;
+    }
     this.graph = graph;
   }
 
@@ -162,7 +166,7 @@ class ActorEngine implements RolloutEngine {
 /** A reply's rollouts, as views of its transferred buffers. */
 function unpackReply(reply: SampleReply): ScoredGeneration[] {
   const tokens = new Int32Array(reply.tokens), logp = new Float32Array(reply.logp), entropy = new Float32Array(reply.entropy);
-  return reply.phaseEnds.map((phaseEnds, i): Generation & ScoredGeneration => {
+  return reply.phaseEnds.map((phaseEnds, i): ScoredGeneration => {
     const start = reply.offsets[i], end = reply.offsets[i + 1];
     return { tokens: tokens.subarray(start, end), phaseEnds, finish: reply.finish[i], logp: logp.subarray(start, end), entropy: entropy.subarray(start, end) };
   });

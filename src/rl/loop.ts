@@ -106,7 +106,7 @@ export interface RolloutEngine extends GroupVerifier {
 }
 
 /** Generation on the learner's own model, verification in this thread (and a reward module's pool). */
-export class LocalEngine implements RolloutEngine {
+class LocalEngine implements RolloutEngine {
   private verifier: Verifier;
 
   constructor(
