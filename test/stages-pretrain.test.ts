@@ -78,13 +78,14 @@ describe('pretrain stage', () => {
     const uninterrupted = await runPretrainStage(await pretrainInputs(ir, join(temp.dir, 'a')));
 
     const inputs = await pretrainInputs(ir, join(temp.dir, 'b'));
+    // Stopped after step 15, between the checkpoints of steps 10 and 20: it keeps step 15 too.
     await expect(runPretrainStage(interruptedAt(15, inputs))).rejects.toThrow('stopped at step 15');
-    expect(await readdir(join(await pretrainDir(inputs.runDir), 'checkpoints'))).toEqual(['step-000010']);
+    expect(await readdir(join(await pretrainDir(inputs.runDir), 'checkpoints'))).toEqual(['step-000010', 'step-000015']);
 
     const steps: number[] = [];
     const resumed = await runPretrainStage({ ...inputs, onProgress: (p) => steps.push(p.step) });
-    expect(resumed.resumedFrom).toBe(10);
-    expect(steps[0]).toBe(11);
+    expect(resumed.resumedFrom).toBe(15);
+    expect(steps[0]).toBe(16);
     expect(resumed.hash).toBe(uninterrupted.hash);
     expect(resumed.holdoutLoss).toBe(uninterrupted.holdoutLoss);
 
@@ -94,6 +95,13 @@ describe('pretrain stage', () => {
     expect(actual.optimizer!.step).toBe(30);
     actual.optimizer!.m.forEach((m, i) => expect(sameBits(m, expected.optimizer!.m[i])).toBe(true));
     actual.optimizer!.v.forEach((v, i) => expect(sameBits(v, expected.optimizer!.v[i])).toBe(true));
+  });
+
+  test('keeps the newest `keep last` checkpoints', async () => {
+    const ir = tinyExperiment(['model.base.pretrain.steps=20', 'model.base.pretrain.checkpoint=5 steps', 'checkpoint.keep=last 2']);
+    const inputs = await pretrainInputs(ir, join(temp.dir, 'run'));
+    await runPretrainStage(inputs);
+    expect(await readdir(join(await pretrainDir(inputs.runDir), 'checkpoints'))).toEqual(['step-000015', 'step-000020']);
   });
 
   test('a second run with the same inputs reuses the result without training', async () => {
@@ -125,11 +133,11 @@ describe('pretrain stage', () => {
     const inputs = await pretrainInputs(ir, join(temp.dir, 'run'));
     await expect(runPretrainStage(interruptedAt(12, inputs))).rejects.toThrow('stopped at step 12');
     const stageDir = await pretrainDir(inputs.runDir);
-    const damaged = join(stageDir, 'checkpoints', 'step-000010', 'model.safetensors');
+    const damaged = join(stageDir, 'checkpoints', 'step-000012', 'model.safetensors');
     await truncate(damaged, 100);
 
     const error = await runPretrainStage(inputs).then(() => null, (e: Error) => e);
-    expect(error?.message).toContain(`cannot resume pre-training of \`base\` from ${join(stageDir, 'checkpoints', 'step-000010')}`);
+    expect(error?.message).toContain(`cannot resume pre-training of \`base\` from ${join(stageDir, 'checkpoints', 'step-000012')}`);
     expect(error?.message).toContain('model.safetensors');
     expect((await stat(damaged)).size).toBe(100);
   });

@@ -2,7 +2,7 @@
 // each step's metrics and the evaluation checkpoints, is reused when cached, and an interrupted
 // run resumes from its checkpoint to exactly the uninterrupted result.
 
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
@@ -43,6 +43,12 @@ test('it takes the learner\'s steps and writes one metrics line per step, with t
     expect(typeof m.mean_reward).toBe('number');
   }
   expect(metrics[3].flops).toBeCloseTo(rpt.flops.sampling + rpt.flops.learning, -3);
+});
+
+test('`keep last` removes older checkpoints but never those of evaluation steps', async () => {
+  const kept = tinyExperiment(['learner.steps=4', 'learner.batch=4', 'eval.every=2', 'checkpoint.every=1', 'checkpoint.keep=last 1']);
+  const result = await runStages(kept, 'rpt', { runDir: join(temp.dir, 'kept'), baseDir: temp.dir, backend });
+  expect(await readdir(join(result.rpt!.dir, 'checkpoints'))).toEqual(['step-000002', 'step-000003', 'step-000004']);
 });
 
 test('a second run with the same inputs reuses the result', async () => {

@@ -53,24 +53,35 @@ export function checkpointDir(runDir: string, step: number): string {
   return join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
 }
 
-/** The newest complete checkpoint of a run, or undefined when it has none. */
-export async function latestCheckpoint(runDir: string): Promise<{ step: number; dir: string } | undefined> {
-  const parent = join(runDir, 'checkpoints');
+/** The steps of a run's complete checkpoints, oldest first. */
+export async function checkpointSteps(runDir: string): Promise<number[]> {
   let names: string[];
   try {
-    names = await readdir(parent);
+    names = await readdir(join(runDir, 'checkpoints'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  let latest: { step: number; dir: string } | undefined;
-  for (const name of names) {
-    const match = /^step-(\d+)$/.exec(name);
-    if (match === null) continue; // `.tmp` directories of unfinished saves, and anything else
-    const step = Number(match[1]);
-    if (latest === undefined || step > latest.step) latest = { step, dir: join(parent, name) };
-  }
-  return latest;
+  // `.tmp` directories of unfinished saves, and anything else, are not checkpoints.
+  const steps = names.flatMap((name) => /^step-(\d+)$/.exec(name)?.[1] ?? []).map(Number);
+  return steps.sort((a, b) => a - b);
+}
+
+/** The newest complete checkpoint of a run, or undefined when it has none. */
+export async function latestCheckpoint(runDir: string): Promise<{ step: number; dir: string } | undefined> {
+  const step = (await checkpointSteps(runDir)).at(-1);
+  return step === undefined ? undefined : { step, dir: checkpointDir(runDir, step) };
+}
+
+/**
+ * Removes a run's checkpoints beyond the `keep` newest, except those `spared` (e.g. the steps an
+ * evaluation will read). The newest is never removed, so a resume always has it.
+ */
+export async function pruneCheckpoints(runDir: string, keep: number, spared: (step: number) => boolean = () => false): Promise<number[]> {
+  const candidates = (await checkpointSteps(runDir)).filter((step) => !spared(step));
+  const removed = candidates.slice(0, Math.max(0, candidates.length - Math.max(1, keep)));
+  for (const step of removed) await rm(checkpointDir(runDir, step), { recursive: true, force: true });
+  return removed;
 }
 
 /** Hashes the tokenizer file so that a checkpoint can name exactly the tokenizer it needs. */

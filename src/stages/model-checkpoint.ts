@@ -1,4 +1,4 @@
-import { loadCheckpoint, saveCheckpoint, type TokenizerReference } from '../checkpoint/checkpoint.ts';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TokenizerReference } from '../checkpoint/checkpoint.ts';
 import { CheckpointError } from '../checkpoint/error.ts';
 import { validateModelConfig, type ModelConfig } from '../model/config.ts';
 import type { AdamW } from '../model/optimizer.ts';
@@ -56,4 +56,28 @@ export async function loadModel(dir: string, { withOptimizer = false } = {}): Pr
     loaded.optimizer = { step: state.step, m: byName(state.m, 'moment m of'), v: byName(state.v, 'moment v of') };
   }
   return loaded;
+}
+
+/**
+ * The newest checkpoint of a stage directory with its optimizer state, to resume training from,
+ * or undefined when there is none. A checkpoint that cannot be read, or that another stage's
+ * inputs wrote, or that `problem` finds fault with, is an error naming it and the cause; it is
+ * left where it is.
+ */
+export async function loadResumePoint(
+  stageDir: string, stageHash: string, what: string, problem: (loaded: LoadedModel, step: number) => string | undefined = () => undefined,
+): Promise<{ step: number; dir: string; loaded: LoadedModel } | undefined> {
+  const latest = await latestCheckpoint(stageDir);
+  if (!latest) return undefined;
+  const resumeError = (cause: string) => new Error(`cannot resume ${what} from ${latest.dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
+  let loaded;
+  try {
+    loaded = await loadModel(latest.dir, { withOptimizer: true });
+  } catch (error) {
+    throw resumeError((error as Error).message);
+  }
+  if (loaded.extra.stage_hash !== stageHash) throw resumeError('it belongs to other inputs');
+  const cause = problem(loaded, latest.step);
+  if (cause !== undefined) throw resumeError(cause);
+  return { ...latest, loaded };
 }

@@ -1,4 +1,4 @@
-import { checkpointDir, latestCheckpoint } from '../checkpoint/checkpoint.ts';
+import { checkpointDir, pruneCheckpoints } from '../checkpoint/checkpoint.ts';
 import { scoreWindows } from '../eval/next-token.ts';
 import { maskedCrossEntropy } from '../model/loss.ts';
 import { AdamW } from '../model/optimizer.ts';
@@ -11,14 +11,15 @@ import { packWindows, WindowOrder, windowBatch, type Windows } from './batching.
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { FormatWindows, formatWindowRows } from './format-windows.ts';
 import { appendMetrics } from './metrics.ts';
-import { loadModel, saveModel } from './model-checkpoint.ts';
+import { loadResumePoint, loadModel, saveModel } from './model-checkpoint.ts';
 import { declaredModelConfig } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
 import { loadSplit, loadThoughts } from './token-data.ts';
 
 // The pre-training stage: next-token training of one declared model on the corpus's train
 // windows, with holdout loss every `eval_every` steps and a checkpoint (weights, AdamW moments,
-// step) every `checkpoint_every`. It lives in `stages/pretrain-<model>-<hash12>/`; started again
+// step) every `checkpoint_every`, at the end, and when stopped between two of them; the experiment's
+// `checkpoint { keep last K }` bounds how many stay. It lives in `stages/pretrain-<model>-<hash12>/`; started again
 // after an interruption it continues from the newest checkpoint there, and since the data order
 // and the learning rate depend only on (seed, step), the result equals an uninterrupted run's.
 // With `format_share`, that share of each batch's windows (the last rows) are worked examples of
@@ -69,19 +70,11 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   const model = new Transformer(backend, config, initParams(config, initSeed));
   const optimizer = new AdamW(model, { beta1: settings.betas[0], beta2: settings.betas[1], weightDecay: settings.weight_decay, maxGradNorm: settings.grad_clip });
   const tokenizerRef = { path: tokenizer.path, sha256: tokenizer.sha256 };
-  const latest = await latestCheckpoint(dir);
+  const latest = await loadResumePoint(dir, hash, `pre-training of \`${name}\``, (loaded, step) =>
+    loaded.optimizer!.step === step ? undefined : `it records optimizer step ${loaded.optimizer!.step}`);
   if (latest) {
-    const resumeError = (cause: string) => new Error(`cannot resume pre-training of \`${name}\` from ${latest.dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
-    let loaded;
-    try {
-      loaded = await loadModel(latest.dir, { withOptimizer: true });
-    } catch (error) {
-      throw resumeError((error as Error).message);
-    }
-    if (loaded.extra.stage_hash !== hash) throw resumeError('it belongs to other inputs');
-    if (loaded.optimizer!.step !== latest.step) throw resumeError(`it records optimizer step ${loaded.optimizer!.step}`);
-    model.importFlat(loaded.flat);
-    optimizer.importState(loaded.optimizer!);
+    model.importFlat(latest.loaded.flat);
+    optimizer.importState(latest.loaded.optimizer!);
   }
   const startStep = latest?.step ?? 0;
   const lrSchedule = {
@@ -93,11 +86,19 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   const order = new WindowOrder(trainWindows.count, ir.seed);
   const stageName = `pretrain ${name}`;
   const holdoutLoss = () => meanHoldoutLoss(model, holdoutWindows, holdoutIndices, settings.batch);
+  const save = async (step: number) => {
+    await saveModel(checkpointDir(dir, step), model, optimizer, tokenizerRef, { stage_hash: hash, model: name });
+    await pruneCheckpoints(dir, ir.checkpoint.keep_last);
+  };
   let trainMs = 0;
   let trainTokens = 0;
   try {
     for (let step = startStep + 1; step <= settings.steps; step++) {
-      signal?.throwIfAborted();
+      // Stopped (Ctrl-C, or a structural edit under rpt run --watch): keep the steps taken.
+      if (signal?.aborted) {
+        if (step - 1 > startStep && (step - 1) % checkpointEvery !== 0) await save(step - 1);
+        signal.throwIfAborted();
+      }
       const indices = new Int32Array(settings.batch).fill(-1);
       indices.set(order.batch(step, settings.batch - formatRows));
       const batch = windowBatch(trainWindows, indices);
@@ -114,9 +115,7 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
         const loss = await holdoutLoss();
         await appendMetrics(runDir, { stage: 'pretrain', model: name, step, holdout_loss: loss, perplexity: Math.exp(loss) });
       }
-      if (step % checkpointEvery === 0 || step === settings.steps) {
-        await saveModel(checkpointDir(dir, step), model, optimizer, tokenizerRef, { stage_hash: hash, model: name });
-      }
+      if (step % checkpointEvery === 0 || step === settings.steps) await save(step);
       onProgress?.({ stage: stageName, step, total: settings.steps, loss: result.loss, tokensPerSecond });
     }
     const finalLoss = await holdoutLoss();

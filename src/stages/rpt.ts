@@ -1,4 +1,4 @@
-import { checkpointDir, latestCheckpoint } from '../checkpoint/checkpoint.ts';
+import { checkpointDir, pruneCheckpoints } from '../checkpoint/checkpoint.ts';
 import { paramCount } from '../model/params.ts';
 import { keptContext } from '../rl/context.ts';
 import type { ActorsIR, ExperimentIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
@@ -7,7 +7,7 @@ import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadKeptPositions, type FilterResult } from './filter.ts';
 import { appendMetrics } from './metrics.ts';
-import { loadModel, saveModel } from './model-checkpoint.ts';
+import { loadResumePoint, saveModel } from './model-checkpoint.ts';
 import type { ResolvedModel } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
 import { loadSplit } from './token-data.ts';
@@ -17,7 +17,8 @@ import { loadSplit } from './token-data.ts';
 // A checkpoint (weights, AdamW moments, step, weight version, config version and live values) is
 // written every `checkpoint.every` steps, at every evaluation step (`eval.every`, which rpt-eval
 // reads), at the end, and when the stage is stopped through its signal, into
-// `stages/rpt-<hash12>/checkpoints/`. Started again after an interruption it continues from the
+// `stages/rpt-<hash12>/checkpoints/`, where `checkpoint { keep last K }` keeps the K newest
+// besides the evaluation steps'. Started again after an interruption it continues from the
 // newest one; since each step's draws depend only on (seed, step), the result equals an
 // uninterrupted run's. Live-safe settings (sampling, reward, learning rate, actor counts, eval
 // cadence) may change between steps: from a watched file (`live`) or, on resume, from an edited
@@ -130,17 +131,10 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   let revision = start.revision;
   let config: RptConfig = { configVersion: 1, step: 1, values: rptLiveValues(start.ir) };
 
-  const latest = await latestCheckpoint(dir);
-  let loaded;
+  const latest = await loadResumePoint(dir, hash, 'RPT');
   if (latest) {
-    try {
-      loaded = await loadModel(latest.dir, { withOptimizer: true });
-    } catch (error) {
-      throw resumeError(latest.dir, (error as Error).message);
-    }
-    if (loaded.extra.stage_hash !== hash) throw resumeError(latest.dir, 'it belongs to other inputs');
     // The file may have been edited since the checkpoint: a new version from the next step.
-    const recorded = JSON.parse(loaded.extra.config) as RptConfig;
+    const recorded = JSON.parse(latest.loaded.extra.config) as RptConfig;
     config = liveDifferences(recorded.values, config.values).length === 0 ? recorded : { configVersion: recorded.configVersion + 1, step: latest.step + 1, values: config.values };
   }
 
@@ -164,7 +158,8 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   }, start.ir);
   let totals = { sampling: 0, learning: 0, trainedTokens: 0 };
   let evalSteps: number[] = [];
-  if (latest && loaded) {
+  if (latest) {
+    const { loaded } = latest;
     model.importFlat(loaded.flat);
     loop.optimizer.importState(loaded.optimizer!);
     loop.step = latest.step;
@@ -184,6 +179,8 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals), eval_steps: JSON.stringify(evalSteps), config: JSON.stringify(config),
     });
     savedStep = step;
+    // Evaluation reads every evaluation step's weights, so `keep last` never removes those.
+    await pruneCheckpoints(dir, ir.checkpoint.keep_last, (kept) => evalSteps.includes(kept));
   };
   try {
     while (loop.step < learner.steps) {
@@ -238,10 +235,6 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   };
   await writeDone(dir, hash, result);
   return result;
-}
-
-function resumeError(dir: string, cause: string): Error {
-  return new Error(`cannot resume RPT from ${dir}: ${cause}; move that directory aside to resume from an earlier checkpoint`);
 }
 
 /** The live values (policy, reward, lr, actors, evalEvery) that differ between two sets. */
