@@ -1,6 +1,6 @@
 import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { latestCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { checkpointSteps, latestCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { writeJson } from '../src/stages/cache.ts';
 import type { StageDone } from '../src/stages/pipeline.ts';
 
@@ -136,19 +136,6 @@ const STAGE_ORDER: StageDone['stage'][] = ['tokenizer', 'data', 'pretrain', 'fil
 function stageKind(prefix: string): StageDone['stage'] | null {
   if (prefix.startsWith('pretrain-')) return 'pretrain';
   return (STAGE_ORDER as string[]).includes(prefix) ? (prefix as StageDone['stage']) : null;
-}
-
-async function checkpointSteps(stageDir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(join(stageDir, 'checkpoints'));
-  } catch {
-    return [];
-  }
-  return names.flatMap((name) => {
-    const match = /^step-(\d+)$/.exec(name);
-    return match ? [Number(match[1])] : [];
-  }).sort((a, b) => a - b);
 }
 
 /** The newest checkpoint of the run's unfinished stages (where a stopped run resumes), if any. */
