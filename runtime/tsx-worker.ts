@@ -1,5 +1,6 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
 
 /** Module `body`, named without extension relative to `base` (an import.meta.url), with base's extension: .ts from source, .js from the build. */
 export function siblingModule(body: string, base: string): URL {
@@ -18,10 +19,11 @@ export function tsxWorkerCode(body: string, base: string): string {
 }
 
 /**
- * For a pool that starts its threads from a file (piscina): the execArgv that lets them import
- * TypeScript when `base` runs from source, by tsx's loader named by its resolved URL; none from
- * the build.
+ * A piscina pool of `threads` threads whose tasks run the default export of the sibling module
+ * `body` of `base`. piscina starts its threads from a file, so a pool running from source gets
+ * tsx's loader by its resolved URL in execArgv (none from the build).
  */
-export function tsxExecArgv(base: string): string[] {
-  return extname(fileURLToPath(base)) === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+export function tsxPiscina(body: string, base: string, threads: number): Piscina {
+  const execArgv = extname(fileURLToPath(base)) === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
+  return new Piscina({ filename: siblingModule(body, base).href, minThreads: threads, maxThreads: threads, execArgv });
 }

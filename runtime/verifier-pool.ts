@@ -4,10 +4,10 @@
 // own pool (src/rl/reward-module.ts), which times out and replaces a hung call, as piscina
 // cannot without penalising the calls queued behind it.
 
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { RewardIR } from '../dsl/ir.ts';
 import { Verifier, type GroupVerifier, type Verdict, type VerifierInput } from '../src/rl/verifier.ts';
-import { siblingModule, tsxExecArgv } from './tsx-worker.ts';
+import { tsxPiscina } from './tsx-worker.ts';
 import type { VerifyTask } from './verify-task.ts';
 
 export class VerifierPool implements GroupVerifier {
@@ -23,8 +23,7 @@ export class VerifierPool implements GroupVerifier {
       this.module = new Verifier(reward, baseDir, threads);
       return;
     }
-    const filename = siblingModule('./verify-task', import.meta.url).href;
-    this.pool = new Piscina({ filename, minThreads: threads, maxThreads: threads, execArgv: tsxExecArgv(import.meta.url) });
+    this.pool = tsxPiscina('./verify-task', import.meta.url, threads);
   }
 
   async verifyGroups(groups: VerifierInput[][]): Promise<Verdict[][]> {
