@@ -38,6 +38,9 @@ test('the report holds the training figures, every arm per bucket with intervals
   expect(report).toContain('| ntp_matched | standard | 0 |');
   expect(report).toMatch(/\| reasoning \| all \| [-0-9.e+]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 3 \|/);
   expect(report).toContain('| standard | all | - | - | - | - | 0 (a fit needs 3) |');
+  // One table: its 8 rows (2 modes x 4 buckets) follow the header with no line between them.
+  const table = report.slice(report.indexOf('| mode | bucket |')).split('\n\n')[0].split('\n');
+  expect(table).toHaveLength(2 + 8);
 });
 
 test('every plot is a well-formed SVG document with balanced elements', async () => {

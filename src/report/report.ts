@@ -91,6 +91,7 @@ export async function writeReport(runDir: string): Promise<ReportFiles> {
 function scalingSection(points: EvalLine[], files: Record<string, string>): string[] {
   const md = ['## Scaling with RL compute', '', 'P(C) = A / C^alpha + P*, least squares over the RPT evaluation checkpoints (C in FLOPs).', ''];
   md.push('| mode | bucket | A | alpha | P* | R^2 | points |', '|---|---|---|---|---|---|---|');
+  const plots: string[] = []; // after the table, which a line between its rows would end
   for (const mode of ['reasoning', 'standard']) {
     const rpt = points.filter((p) => p.arm === 'rpt' && p.mode === mode && p.rl_flops > 0);
     for (const bucket of BUCKETS) {
@@ -107,11 +108,11 @@ function scalingSection(points: EvalLine[], files: Record<string, string>): stri
           return [c, scalingCurve(fit, c)];
         });
         files[`scaling-${bucket}.svg`] = lineChart({ title: `RPT reasoning accuracy (${bucket}) vs RL compute`, xLabel: 'RL FLOPs', yLabel: 'accuracy', logX: true, series: [{ name: 'measured', points: compute.map((c, i) => [c, acc[i]]) }, { name: 'fit', points: curve, dashed: true }] });
-        md.push('', `![scaling ${bucket}](scaling-${bucket}.svg)`, '');
+        plots.push(`![scaling ${bucket}](scaling-${bucket}.svg)`);
       }
     }
   }
-  return [...md, ''];
+  return [...md, '', ...plots, ''];
 }
 
 async function readRun(runDir: string): Promise<{ steps: RptStep[]; points: EvalLine[]; rollouts: number | null }> {
