@@ -9,6 +9,9 @@ export interface ScalingFit {
   alpha: number;
   pStar: number;
   r2: number; // 1 - residual / total sum of squares; NaN when the accuracies do not vary
+  // alpha at an end of its search range: the points hold no curvature to fix it (a line, or
+  // noise), so A and P* are extrapolations, not an asymptote
+  atBound: boolean;
 }
 
 const ALPHA_MIN = 1e-3;
@@ -39,7 +42,7 @@ export function fitScaling(compute: readonly number[], accuracy: readonly number
   const { a, pStar, sse } = linearFit(compute, accuracy, alpha);
   const mean = accuracy.reduce((total, p) => total + p, 0) / accuracy.length;
   const sst = accuracy.reduce((total, p) => total + (p - mean) ** 2, 0);
-  return { a, alpha, pStar, r2: sst > 0 ? 1 - sse / sst : NaN };
+  return { a, alpha, pStar, r2: sst > 0 ? 1 - sse / sst : NaN, atBound: best === 0 || best === GRID };
 }
 
 export function scalingCurve(fit: ScalingFit, compute: number): number {

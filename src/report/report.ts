@@ -101,7 +101,7 @@ function scalingSection(points: EvalLine[], files: Record<string, string>): stri
       }
       const compute = rpt.map((p) => p.rl_flops), acc = rpt.map((p) => bucketAccuracy(p, bucket).accuracy);
       const fit: ScalingFit = fitScaling(compute, acc);
-      md.push(`| ${mode} | ${bucket} | ${fit.a.toExponential(3)} | ${fit.alpha.toFixed(3)} | ${fit.pStar.toFixed(4)} | ${Number.isNaN(fit.r2) ? 'n/a (flat)' : fit.r2.toFixed(3)} | ${rpt.length} |`);
+      md.push(`| ${mode} | ${bucket} | ${fit.a.toExponential(3)} | ${fit.alpha.toFixed(3)}${fit.atBound ? ' (at bound: no fit)' : ''} | ${fit.pStar.toFixed(4)} | ${Number.isNaN(fit.r2) ? 'n/a (flat)' : fit.r2.toFixed(3)} | ${rpt.length} |`);
       if (mode === 'reasoning') {
         const curve = Array.from({ length: 50 }, (_, i): [number, number] => {
           const c = compute[0] * (compute[compute.length - 1] / compute[0]) ** (i / 49);
