@@ -43,6 +43,24 @@ test('the report holds the training figures, every arm per bucket with intervals
   expect(table).toHaveLength(2 + 8);
 });
 
+test('of several RPT runs in one folder, the report is of the newest evaluation and the run it evaluated', async () => {
+  const shared = join(temp.dir, 'two-runs');
+  await mkdir(shared);
+  const lines: object[] = [];
+  for (const [rptHash, evalHash, steps, correct] of [['a', 'ea', 6, 20], ['b', 'eb', 3, 45]] as const) {
+    for (let step = 1; step <= steps; step++) {
+      lines.push({ stage: 'rpt', rpt_hash: rptHash, step, mean_reward: 0.5, all_equal_fraction: 0.5, rollouts: 32, seconds: { sampling: 2, verification: 0.5, learning: 1.5 }, wall_seconds: 4, flops: step * 1e9 });
+    }
+    lines.push({ stage: 'rpt-eval', rpt_hash: rptHash, eval_hash: evalHash, arm: 'base', mode: 'standard', step: 0, rl_flops: 0, accuracy: bucketCounts(correct) });
+  }
+  await writeFile(join(shared, 'metrics.jsonl'), lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
+  const report = await readFile((await writeReport(shared)).report, 'utf8');
+  expect(report).toContain('| 3 | 12.0 | 8.0 |');
+  expect(report).not.toContain('| 6 | 24.0 |');
+  expect(report).toContain('| base | standard | 0 | 45.0');
+  expect(report).not.toContain('| base | standard | 0 | 20.0');
+});
+
 test('every plot is a well-formed SVG document with balanced elements', async () => {
   expect(files.plots.map((p) => p.slice(runDir.length + 1)).sort()).toEqual([
     'accuracy-all.svg', 'accuracy-easy.svg', 'accuracy-hard.svg', 'accuracy-medium.svg', 'reward.svg', 'scaling-all.svg', 'scaling-easy.svg', 'scaling-hard.svg', 'scaling-medium.svg',

@@ -128,22 +128,28 @@ async function readRun(runDir: string): Promise<{ steps: RptStep[]; points: Eval
   } catch (error) {
     throw new Error(`${path}: cannot read the run's metrics (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  const steps = new Map<number, RptStep>();
-  const points = new Map<string, EvalLine>();
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let record: { stage?: string } & Record<string, unknown>;
+  const records = text.split('\n').flatMap((line, i) => {
+    if (line.trim() === '') return [];
     try {
-      record = JSON.parse(line);
+      return [JSON.parse(line) as { stage?: string; rpt_hash?: string; eval_hash?: string } & Record<string, unknown>];
     } catch (error) {
       throw new Error(`${path}:${i + 1}: not a JSON line (${(error as Error).message})`);
     }
-    if (record.stage === 'rpt') steps.set(record.step as number, record as unknown as RptStep);
-    if (record.stage === 'rpt-eval') {
+  });
+  // A folder may hold several RPT runs (the experiment edited between runs): the report is of
+  // the newest evaluation and the RPT run it evaluated, or else of the newest RPT run. Lines
+  // written before the stages stamped their hashes have none, and count as one run.
+  const lastEval = records.findLast((r) => r.stage === 'rpt-eval');
+  const rptHash = lastEval ? lastEval.rpt_hash : records.findLast((r) => r.stage === 'rpt')?.rpt_hash;
+  const steps = new Map<number, RptStep>();
+  const points = new Map<string, EvalLine>();
+  for (const record of records) {
+    if (record.stage === 'rpt' && record.rpt_hash === rptHash) steps.set(record.step as number, record as unknown as RptStep);
+    if (record.stage === 'rpt-eval' && record.eval_hash === lastEval?.eval_hash) {
       const point = record as unknown as EvalLine;
       points.set(`${point.arm}/${point.mode}/${point.step}`, point);
     }
-  });
+  }
   const ordered = [...steps.values()].sort((a, b) => a.step - b.step);
   return { steps: ordered, points: [...points.values()], rollouts: ordered.every((s) => s.rollouts !== undefined) ? ordered.reduce((total, s) => total + s.rollouts!, 0) : null };
 }

@@ -99,7 +99,7 @@ export async function runRptEvalStage(inputs: RptEvalInputs): Promise<RptEvalRes
           })).prefixMatch;
         const point: EvalPoint = { arm: w.arm, mode, step: w.step, rlFlops: w.rlFlops, accuracy };
         points.push(point);
-        await appendMetrics(runDir, { stage: 'rpt-eval', arm: w.arm, mode, step: w.step, rl_flops: w.rlFlops, accuracy: Object.fromEntries(Object.entries(accuracy).map(([bucket, a]) => [bucket, { correct: a.correct, total: a.total }])) });
+        await appendMetrics(runDir, { stage: 'rpt-eval', eval_hash: hash, rpt_hash: rpt.hash, arm: w.arm, mode, step: w.step, rl_flops: w.rlFlops, accuracy: Object.fromEntries(Object.entries(accuracy).map(([bucket, a]) => [bucket, { correct: a.correct, total: a.total }])) });
       }
     } finally {
       model.releaseActivations();

@@ -207,7 +207,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       const stepRollouts = metrics.groups_sampled * learner.rollouts;
       rollouts += stepRollouts;
       const wallSeconds = (performance.now() - started) / 1000;
-      await appendMetrics(runDir, { stage: 'rpt', ...metrics, rollouts: stepRollouts, wall_seconds: wallSeconds, flops: totals.sampling + totals.learning });
+      await appendMetrics(runDir, { stage: 'rpt', rpt_hash: hash, ...metrics, rollouts: stepRollouts, wall_seconds: wallSeconds, flops: totals.sampling + totals.learning });
       const step = metrics.step;
       // Evaluation reads the weights of every `eval every` step (at the cadence in force then) and the last.
       if (step % config.values.evalEvery === 0 || step === learner.steps) evalSteps.push(step);
