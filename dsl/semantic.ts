@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { diagnostic, type Diagnostic } from './diagnostics.ts';
 import { expandGlob } from './glob.ts';
 import type { ExperimentIR, ModelRefIR } from './ir.ts';
@@ -95,12 +95,22 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
   return diagnostics;
 
   function checkRef(ref: ModelRefIR, path: string): void {
-    if (ref.kind === 'checkpoint') return requireFile(path, ref.path, 'checkpoint');
+    if (ref.kind === 'checkpoint') return requireCheckpoint(path, ref.path);
     if (modelNames.includes(ref.name)) return;
     error(path, `no model named \`${ref.name}\``, {
       expected: modelNames.length ? `one of ${modelNames.join(', ')}, or a checkpoint path in quotes` : 'a checkpoint path in quotes (this file declares no model)',
       hint: didYouMean(ref.name, modelNames),
     });
+  }
+
+  // A checkpoint is named by its folder or by the model.safetensors in it, as the loader takes it.
+  function requireCheckpoint(path: string, file: string): void {
+    const full = resolve(baseDir, file);
+    if (existsSync(full) && statSync(full).isDirectory()) {
+      if (!existsSync(join(full, 'model.safetensors'))) error(path, `checkpoint folder ${JSON.stringify(file)} holds no model.safetensors`);
+      return;
+    }
+    requireFile(path, file, 'checkpoint');
   }
 
   function requireFile(path: string, file: string, what: string): void {

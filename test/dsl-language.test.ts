@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { checkFile, checkSource } from '../dsl/check.ts';
 import { defaultFfn } from '../dsl/derived.ts';
@@ -62,4 +64,19 @@ test('globs match within a segment with * and across folders with **', () => {
   expect(expandGlob('**/*.jsonl', 'test/golden/valid')).toEqual(['data/docs.jsonl']);
   expect(expandGlob('data/?.txt', 'test/golden/valid')).toEqual(['data/a.txt', 'data/b.txt']);
   expect(expandGlob('data/none.txt', 'test/golden/valid')).toEqual([]);
+});
+
+test('a checkpoint may be named by its folder, which must hold model.safetensors, as the loader reads it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rpt-checkpoint-'));
+  try {
+    mkdirSync(join(dir, 'whole'));
+    writeFileSync(join(dir, 'whole', 'model.safetensors'), '');
+    mkdirSync(join(dir, 'empty'));
+    const check = (init: string) => checkFile('test/golden/valid/checkpoint-init.rpt', { overrides: [`policy.init=${JSON.stringify(init)}`] }).diagnostics.map((d) => d.message);
+    expect(check(join(dir, 'whole'))).toEqual([]);
+    expect(check(join(dir, 'empty'))).toEqual([`checkpoint folder ${JSON.stringify(join(dir, 'empty'))} holds no model.safetensors`]);
+    expect(check(join(dir, 'missing'))).toEqual([`checkpoint ${JSON.stringify(join(dir, 'missing'))} does not exist`]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });
