@@ -1,5 +1,6 @@
 import { writeReport } from '../report/report.ts';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Command } from './io.ts';
+import { runDirectoryArgument } from './options.ts';
 
 // `rpt report runs/<name>`: rebuilds report.md and its SVG plots from the run's metrics.jsonl.
 
@@ -13,12 +14,13 @@ export const reportCommand: Command = {
   summary: 'regenerate a run\'s report.md and SVG plots from its metrics',
   usage,
   async run(args, io) {
-    if (args.length !== 1 || args[0].startsWith('-')) {
-      io.err(`rpt report: ${args.length === 0 ? 'a run directory is needed' : args.length > 1 ? `unexpected argument "${args[1]}"` : `unknown option "${args[0]}"`}\n${usage}`);
+    const argument = runDirectoryArgument('report', args);
+    if ('error' in argument) {
+      io.err(`${argument.error}\n${usage}`);
       return EXIT_USAGE;
     }
     try {
-      const files = await writeReport(args[0]);
+      const files = await writeReport(argument.runDir);
       io.out(`${files.report}\n${files.plots.join('\n')}`);
       return EXIT_OK;
     } catch (error) {

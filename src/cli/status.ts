@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { summariseRun, type MetricsLine } from '../../runtime/run-state.ts';
 import { formatStage } from './experiment.ts';
 import { EXIT_INVALID, EXIT_OK, EXIT_USAGE, type Command } from './io.ts';
+import { runDirectoryArgument } from './options.ts';
 
 // `rpt status runs/<name>`: what a run directory holds, read from its files alone (run.json,
 // stages/*/done.json, checkpoints, metrics.jsonl), so it works while a run goes on, after one
@@ -19,11 +20,12 @@ export const statusCommand: Command = {
   summary: 'summarise a run directory: stages done, current step, last metrics, config versions',
   usage,
   async run(args, io) {
-    if (args.length !== 1 || args[0].startsWith('-')) {
-      io.err(`rpt status: ${args.length === 0 ? 'a run directory is needed' : args.length > 1 ? `unexpected argument "${args[1]}"` : `unknown option "${args[0]}"`}\n${usage}`);
+    const argument = runDirectoryArgument('status', args);
+    if ('error' in argument) {
+      io.err(`${argument.error}\n${usage}`);
       return EXIT_USAGE;
     }
-    const runDir = args[0];
+    const { runDir } = argument;
     const isDir = await stat(runDir).then((s) => s.isDirectory(), () => false);
     if (!isDir) {
       io.err(`rpt status: ${runDir}: no such run directory`);
