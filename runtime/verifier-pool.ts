@@ -29,12 +29,17 @@ export class VerifierPool implements GroupVerifier {
   async verifyGroups(groups: VerifierInput[][]): Promise<Verdict[][]> {
     if (this.module) return this.module.verifyGroups(groups);
     const kind = this.reward.kind as VerifyTask['kind'];
-    return Promise.all(groups.map(async (inputs) => {
+    const settled = await Promise.allSettled(groups.map(async (inputs) => {
       if (inputs.length === 0) return [];
       const task: VerifyTask = { kind, inputs: inputs.map(({ prediction, continuation, guessLogprob }) => ({ prediction, continuation, guessLogprob })) };
       const rewards = (await this.pool!.run(task)) as number[];
       return rewards.map((reward) => ({ reward }));
     }));
+    // Every group settles before a failure is raised: the pool may be closed next, and a task
+    // still running would then answer a pool that no longer knows it (an uncaught error in piscina).
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((outcome) => (outcome as PromiseFulfilledResult<Verdict[]>).value);
   }
 
   async close(): Promise<void> {

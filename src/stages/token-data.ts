@@ -119,18 +119,25 @@ async function tokenizeSplit(documents: AsyncIterable<Document>, pool: Piscina, 
     batch = [];
     batchChars = 0;
   };
-  for await (const document of documents) {
-    checkThoughts(document);
-    batch.push(document);
-    batchChars += document.text.length;
-    ids.push(document.id);
-    if (batch.length === BATCH_DOCUMENTS || batchChars >= BATCH_CHARS) {
-      send();
-      if (sent.length === IN_FLIGHT_PER_THREAD * pool.maxThreads) batches.push(await sent.shift()!);
+  try {
+    for await (const document of documents) {
+      checkThoughts(document);
+      batch.push(document);
+      batchChars += document.text.length;
+      ids.push(document.id);
+      if (batch.length === BATCH_DOCUMENTS || batchChars >= BATCH_CHARS) {
+        send();
+        if (sent.length === IN_FLIGHT_PER_THREAD * pool.maxThreads) batches.push(await sent.shift()!);
+      }
     }
+    if (batch.length > 0) send();
+    while (sent.length > 0) batches.push(await sent.shift()!);
+  } catch (error) {
+    // The pool is destroyed after a failure; a batch still running then would answer a pool
+    // that no longer knows it (piscina raises that as an uncaught error), so let them finish.
+    await Promise.allSettled(sent);
+    throw error;
   }
-  if (batch.length > 0) send();
-  for (const encoded of sent) batches.push(await encoded);
 
   const starts = new Int32Array(ids.length + 1);
   const tokens = new Int32Array(batches.reduce((sum, { tokens }) => sum + tokens.length, 0));
