@@ -9,9 +9,10 @@
 //                  shares of the summed wall time that the loop spent in each phase, as its
 //                  step metrics record them (sampling includes the policy's scoring)
 //   waiting        share of the wall time the main thread's event loop was idle
-//                  (performance.eventLoopUtilization): waiting for samplers or verifiers
+//                  (performance.eventLoopUtilization): waiting for the feeder, samplers,
+//                  verifiers or learner
 //   cpu            process.cpuUsage (user + system) over wall time, in cores; getrusage counts
-//                  every thread of the process, so it sums the main thread, the samplers and
+//                  every thread of the process, so it sums the main thread, the actors and
 //                  the verifier pool
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,13 +23,10 @@ import { renderDiagnostic } from '../dsl/diagnostics.ts';
 import { ActorRptLoop } from '../runtime/rpt-graph.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import { createBackend, type BackendKind } from '../src/backend/select.ts';
-import { keptContext } from '../src/rl/context.ts';
-import { RptLoop, type RptLoopInputs } from '../src/rl/loop.ts';
-import { loadKeptPositions } from '../src/stages/filter.ts';
+import type { RptLoop } from '../src/rl/loop.ts';
 import { resolveModel } from '../src/stages/models.ts';
 import { runStages } from '../src/stages/pipeline.ts';
-import { loadSplit } from '../src/stages/token-data.ts';
-import { loadTokenizer } from '../src/tokenizer/tokenizer-json.ts';
+import { localLoop, rptLoopSpec } from '../src/stages/rpt.ts';
 import { printFigures, type Figure } from './report.ts';
 
 function option(args: string[], name: string, fallback: string): string {
@@ -76,29 +74,15 @@ export async function main(args: string[]): Promise<void> {
   const backend: Backend = await createBackend(backendKind);
   try {
     const stages = await runStages(ir, 'filter', { runDir, baseDir, backend });
-    const split = await loadSplit(stages.data!, 'train');
-    const kept = await loadKeptPositions(stages.filter!);
-    const vocabulary = await loadTokenizer(stages.tokenizer.path);
     const policy = await resolveModel(ir, ir.policy.init, stages.pretrain, stages.tokenizer, baseDir);
-    const inputs = async (): Promise<RptLoopInputs> => ({
-      model: await policy.load(backend),
-      reference: ir.learner.kl > 0 ? await policy.load(backend) : null,
-      vocabulary,
-      contexts: { count: kept.length / 2, at: (index) => keptContext(split, kept, index, ir.filter.window_tokens) },
-      policy: ir.policy,
-      reward: ir.reward,
-      learner: ir.learner,
-      baseDir,
-      seed: ir.seed,
-      configVersion: 1,
-    });
+    const spec = await rptLoopSpec(ir, { backend, tokenizer: stages.tokenizer, data: stages.data!, filter: stages.filter!, policy, baseDir });
     const { config } = policy;
     console.log(`${ir.name}: ${ir.learner.batch} contexts x ${ir.learner.rollouts} rollouts per step, a model of ${config.layers} layers x ${config.dim}, ${steps} timed steps on ${backend.description}, ${ir.actors.verifiers} verifier thread(s)`);
     const actors = (samplers: number) => ({ samplers, verifiers: ir.actors.verifiers });
     printFigures([
-      ...(await timedSteps('RptLoop', new RptLoop(await inputs()), steps)),
-      ...(await timedSteps('ActorRptLoop 1 sampler', new ActorRptLoop({ ...(await inputs()), actors: actors(1), backend: backendKind }), steps)),
-      ...(await timedSteps('ActorRptLoop 2 samplers', new ActorRptLoop({ ...(await inputs()), actors: actors(2), backend: backendKind }), steps)),
+      ...(await timedSteps('RptLoop', await localLoop(spec), steps)),
+      ...(await timedSteps('ActorRptLoop 1 sampler', await ActorRptLoop.start({ ...spec, actors: actors(1), backendKind }), steps)),
+      ...(await timedSteps('ActorRptLoop 2 samplers', await ActorRptLoop.start({ ...spec, actors: actors(2), backendKind }), steps)),
     ], args);
   } finally {
     backend.destroy();

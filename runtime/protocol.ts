@@ -8,8 +8,8 @@ import { z } from 'zod';
 const id = z.string().min(1);
 const workItem = <T extends z.ZodType>(payload: T) => z.object({ id, attempt: z.number().int().min(0), payload });
 
-// Rollouts travel as transferable buffers (token ids and rewards), never as copied arrays.
-const tokens = z.instanceof(ArrayBuffer);
+// Tokens, weights and rollouts travel as transferable buffers, never as copied arrays.
+const buffer = z.instanceof(ArrayBuffer);
 const uint32 = z.number().int().min(0).max(0xffffffff);
 
 // A batch of rollouts to generate: each prompt (Int32 token ids) `groupSize` times, rollout i
@@ -17,13 +17,38 @@ const uint32 = z.number().int().min(0).max(0xffffffff);
 // that a batch re-queued to a restarted sampler is sampled exactly as the first attempt was.
 const rolloutBatch = z
   .object({
-    prompts: z.array(tokens).min(1),
+    prompts: z.array(buffer).min(1),
     seeds: z.array(uint32).min(1),
     groupSize: z.number().int().min(1),
     phases: z.array(z.object({ maxNewTokens: z.number().int().min(1), stopTokens: z.array(z.number().int().min(0)).readonly() })).min(1),
     sampling: z.object({ temperature: z.number().min(0), topK: z.number().int().min(0), topP: z.number().gt(0).max(1) }),
   })
   .refine((batch) => batch.seeds.length === batch.prompts.length * batch.groupSize, { message: 'needs one seed per rollout (prompts x groupSize)', path: ['seeds'] });
+
+// GRPO rows, end to end in buffers: row r's prompt is prompts[promptEnds[r-1] .. promptEnds[r])
+// (Int32), its response and old log-probabilities likewise by responseEnds; `groups` counts the
+// rows of each group in order.
+const learnerRows = z
+  .object({
+    prompts: buffer,
+    promptEnds: z.array(z.number().int().min(0)),
+    responses: buffer,
+    oldLogp: buffer,
+    responseEnds: z.array(z.number().int().min(0)),
+    advantages: z.array(z.number()),
+    groups: z.array(z.number().int().min(1)).min(1),
+  })
+  .refine((rows) => rows.promptEnds.length === rows.advantages.length && rows.responseEnds.length === rows.advantages.length && rows.groups.reduce((total, n) => total + n, 0) === rows.advantages.length, {
+    message: 'needs a prompt end, a response end and an advantage per row, and groups that add up to the rows',
+  });
+
+const grpoSettings = z.object({
+  clipLow: z.number().min(0),
+  clipHigh: z.number().min(0),
+  aggregation: z.enum(['token_mean', 'seq_mean']),
+  klCoefficient: z.number().min(0),
+  updates: z.number().int().min(1),
+});
 
 const configure = z.object({
   type: z.literal('configure'),
@@ -38,19 +63,22 @@ export const ROLE_MESSAGES = {
     z.object({ type: z.literal('sample'), item: workItem(rolloutBatch) }),
     configure,
   ]),
-  // Rewarded rollout groups in; a GRPO step once a batch is full.
+  // The policy's weights and AdamW state. `start` takes the starting weights (the KL reference's
+  // too), `restore` a checkpoint's, `update` one GRPO update on rewarded rows; each publishes
+  // the weights it leaves to the weight store. `save` writes a checkpoint.
   learner: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('rollouts'), item: workItem(z.object({ tokens, rewards: z.instanceof(Float32Array), groupSize: z.number().int().min(2) })) }),
-    configure,
+    z.object({ type: z.literal('start'), weights: buffer }),
+    z.object({ type: z.literal('restore'), weights: buffer, optimizer: z.object({ step: z.number().int().min(0), m: z.array(buffer), v: z.array(buffer) }) }),
+    z.object({ type: z.literal('update'), rows: learnerRows, settings: grpoSettings, lr: z.number().min(0) }),
+    z.object({ type: z.literal('save'), dir: z.string().min(1), tokenizer: z.object({ path: z.string(), sha256: z.string() }), extra: z.record(z.string(), z.string()) }),
   ]),
   evaluator: z.discriminatedUnion('type', [
     z.object({ type: z.literal('evaluate'), item: workItem(z.object({ checkpoint: z.string().min(1), step: z.number().int().min(0) })) }),
-    configure,
   ]),
-  // Hands out the next batch of contexts from the filtered corpus.
+  // The kept train positions: how many there are, and the contexts at given indices.
   feeder: z.discriminatedUnion('type', [
-    z.object({ type: z.literal('next'), count: z.number().int().min(1) }),
-    configure,
+    z.object({ type: z.literal('count') }),
+    z.object({ type: z.literal('contexts'), indices: z.array(z.number().int().min(0)).min(1) }),
   ]),
 } as const;
 

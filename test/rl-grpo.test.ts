@@ -10,7 +10,7 @@ import { initParams } from '../src/model/params.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import type { RptContext } from '../src/rl/context.ts';
 import { allEqual, groupAdvantages, grpoLoss } from '../src/rl/grpo.ts';
-import { RptLoop, type RptLoopInputs, type StepResult } from '../src/rl/loop.ts';
+import { localRptLoop, type RptLoop, type RptLoopInputs, type StepResult } from '../src/rl/loop.ts';
 import type { ReasoningVocabulary } from '../src/rl/prompt.ts';
 import { reasoningAccuracy } from '../src/rl/reasoning-eval.ts';
 import { Random } from '../src/util/random.ts';
@@ -58,7 +58,7 @@ function toyModel(): Transformer {
 }
 
 function toyLoop(learnerSettings: Omit<LearnerIR, 'algorithm'>, thinkTokens: number, reward: RewardIR = { kind: 'prefix_match' }, reference: Transformer | null = null, model = toyModel()): RptLoop {
-  return new RptLoop({
+  return localRptLoop({
     model,
     reference,
     vocabulary: VOCABULARY,

@@ -9,7 +9,7 @@ import type { ExperimentIR } from '../dsl/ir.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import type { Transformer } from '../src/model/transformer.ts';
 import { keptContext } from '../src/rl/context.ts';
-import { RptLoop, type StepResult } from '../src/rl/loop.ts';
+import { localRptLoop, type StepResult } from '../src/rl/loop.ts';
 import { responseLength } from '../src/rl/prompt.ts';
 import { loadKeptPositions } from '../src/stages/filter.ts';
 import { resolveModel } from '../src/stages/models.ts';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   split = await loadSplit(stages.data!, 'train');
   kept = await loadKeptPositions(stages.filter!);
   policy = await (await resolveModel(ir, ir.policy.init, stages.pretrain, stages.tokenizer, temp.dir)).load(backend);
-  const loop = new RptLoop({
+  const loop = localRptLoop({
     model: policy,
     reference: null,
     vocabulary: await loadTokenizer(stages.tokenizer.path),

@@ -10,7 +10,7 @@ import type { Generation } from '../src/model/generate.ts';
 import { initParams } from '../src/model/params.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { keptContext, tokensAsBytes } from '../src/rl/context.ts';
-import { RptLoop } from '../src/rl/loop.ts';
+import { localRptLoop } from '../src/rl/loop.ts';
 import { buildPrompt, parseResponse, reasoningExample, responsePhases, UNPARSEABLE_REASONS, type ReasoningVocabulary } from '../src/rl/prompt.ts';
 
 const TOKENS = [' the', ' cat', 'é', 'x', '<think>', '</think>', '<answer>', '<end>'];
@@ -126,7 +126,7 @@ describe('sampled rollouts', () => {
   test('an unparseable response earns 0 and its reason is counted; every parsed one is scored', async () => {
     const config = modelConfig({ vocabSize: TOKENS.length, layers: 1, dim: 16, heads: 2, context: 16, tiedEmbeddings: true });
     const contexts = [{ document: 0, offset: 2, context: Int32Array.of(THE, CAT), continuation: Int32Array.of(CAT, E_ACUTE) }];
-    const loop = new RptLoop({
+    const loop = localRptLoop({
       model: new Transformer(backend, config, initParams(config, 2)),
       reference: null,
       vocabulary: VOCABULARY,

@@ -4,9 +4,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
-import { RptLoop } from '../src/rl/loop.ts';
 import { runStages } from '../src/stages/pipeline.ts';
-import { rptHash, type RptLoopFactory } from '../src/stages/rpt.ts';
+import { localLoop, rptHash, type RptLoopFactory } from '../src/stages/rpt.ts';
 import { metricsRows, rptSteps } from './run-fixture.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
@@ -36,9 +35,9 @@ describe('live-safe settings in the RPT stage', () => {
     const runDir = join(temp.dir, 'lr');
     const controller = new AbortController();
     let made = 0;
-    const loop: RptLoopFactory = (loopInputs) => {
+    const loop: RptLoopFactory = (spec) => {
       made++;
-      return new RptLoop(loopInputs);
+      return localLoop(spec);
     };
     const onProgress = (p: { stage: string; step: number }) => {
       if (p.stage === 'rpt' && p.step === 2) controller.abort(new Error('stop'));

@@ -45,7 +45,8 @@ beforeAll(async () => {
   await writeArray(join(entropyDir, 'holdout.entropy.f32'), Float32Array.from(ENTROPIES));
 
   const config = modelConfig({ vocabSize: V, layers: 1, dim: 8, heads: 2, context: 8, tiedEmbeddings: true });
-  const model: ResolvedModel = { label: 'zeros', hash: 'zeros', config, load: async () => new Transformer(backend, config, new Float32Array(paramCount(config))) };
+  const weights = async () => new Float32Array(paramCount(config));
+  const model: ResolvedModel = { label: 'zeros', hash: 'zeros', config, weights, load: async () => new Transformer(backend, config, await weights()) };
   const tokenizer = { endToken: END, vocabSize: V } as TokenizerResult;
   const data = { dir: dataDir, hash: 'data' } as DataResult;
   const filter = { entropyDir, hash: 'filter' } as FilterResult;

@@ -12,9 +12,10 @@ import { parseOptions, SET_OPTION } from './options.ts';
 
 // `rpt run <file.rpt>`: the whole experiment, from the tokenizer to the report, resumable and
 // optionally watched for edits (runtime/run.ts). Its RPT stage runs the actor graph
-// (ActorRptLoop, runtime/rpt-graph.ts: `actors { samplers }` sampler threads, each on its own
-// backend of the same kind as this process's, and a verifier pool); `rpt stage` keeps the
-// single-process RptLoop, the reference the graph is tested against. Progress goes to stderr, each stage's results
+// (ActorRptLoop, runtime/rpt-graph.ts: a data feeder, `actors { samplers }` sampler threads and
+// a learner, each on its own backend of the same kind as this process's, and a verifier pool);
+// `rpt stage` keeps the single-process loop, the reference the graph is tested against.
+// Progress goes to stderr, each stage's results
 // to stdout as it finishes. The first Ctrl-C stops at the next step boundary with a checkpoint
 // and exits 0; a second one exits at once with status 130.
 
@@ -81,7 +82,7 @@ async function runFile(file: string, overrides: string[], ir: ExperimentIR, flag
     const samplerBackend = backend instanceof CpuBackend ? 'cpu' : 'webgpu';
     const outcome = await runExperiment({
       file, overrides, ir, runDir, baseDir, backend, fresh: flags.fresh, watch: flags.watch, signal: controller.signal,
-      loop: (inputs, current) => new ActorRptLoop({ ...inputs, actors: current.actors, backend: samplerBackend }),
+      loop: (spec, current) => ActorRptLoop.start({ ...spec, actors: current.actors, backendKind: samplerBackend }),
       log: (message) => reporter.log(message),
       onProgress: reporter.update,
       onStage: (done, current) => {

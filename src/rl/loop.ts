@@ -1,19 +1,23 @@
 // The RPT loop: draw contexts from the kept positions, sample G reasoning rollouts for each,
 // score them with the policy (old log-probabilities, entropy), reward them, turn rewards into
-// group advantages, and take a GRPO step; repeat. Generation and verification go through a
-// RolloutEngine: by default this thread's (LocalEngine: sampling and learning share one model,
-// so the samplers always hold the newest weights), or the actor runtime's samplers and
-// verifier pool (runtime/rpt-graph.ts), for which this is the reference. Everything that decides
-// what is sampled (contexts, seeds, settings) and everything the learner does stays here, so
-// both engines give the same steps.
+// group advantages, and take a GRPO step; repeat. The loop works through three parts: a
+// ContextSource that hands out contexts by index, a RolloutEngine that generates and verifies,
+// and a PolicyLearner that holds the weights and updates them. localRptLoop puts all three in
+// this thread (sampling and learning share one model, so the samplers always hold the newest
+// weights); the actor runtime puts them in a data feeder, sampler actors with a verifier pool,
+// and a learner actor (runtime/rpt-graph.ts), for which this thread's loop is the reference.
+// Everything that decides what is sampled (context indices, seeds, settings) stays here, so
+// both give the same steps.
 
 import type { ActorsIR, LearnerIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
-import { AdamW } from '../model/optimizer.ts';
+import type { TokenizerReference } from '../checkpoint/checkpoint.ts';
 import { learningRate } from '../model/schedule.ts';
 import type { Transformer } from '../model/transformer.ts';
+import type { LoadedModel } from '../stages/model-checkpoint.ts';
 import { Random } from '../util/random.ts';
 import { tokensAsBytes, type RptContext } from './context.ts';
-import { allEqual, groupAdvantages, grpoUpdate, type GrpoUpdateResult } from './grpo.ts';
+import { allEqual, groupAdvantages, type GrpoUpdateResult } from './grpo.ts';
+import { LocalLearner, learnerOptimizer, type PolicyLearner } from './learner.ts';
 import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type UnparseableReason } from './prompt.ts';
 import { generateScored, planGeneration, rolloutGroups, type GenerationJob, type Rollout, type RolloutGroup, type RolloutSettings, type ScoredGeneration } from './rollout.ts';
 import { Verifier, type GroupVerifier, type Verdict, type VerifierInput } from './verifier.ts';
@@ -21,17 +25,36 @@ import { Verifier, type GroupVerifier, type Verdict, type VerifierInput } from '
 /** With dynamic sampling, rounds of sampling a step may take to fill its batch before it trains on fewer groups. */
 export const MAX_SAMPLING_ROUNDS = 8;
 
-export interface RptLoopInputs {
-  model: Transformer; // the policy, trained in place
-  reference: Transformer | null; // frozen, for the KL penalty; needed when learner.kl > 0
+/** What the loop decides by: everything but where contexts, rollouts and weights are. */
+export interface RptLoopSettings {
   vocabulary: ReasoningVocabulary;
-  contexts: { count: number; at(index: number): RptContext }; // e.g. keptContext over the filter's positions
+  modelContext: number; // the policy's context length, which prompts are cut to
   policy: Pick<PolicyIR, 'think_tokens' | 'answer_tokens' | 'temperature' | 'top_p' | 'top_k'>;
   reward: RewardIR;
   learner: Omit<LearnerIR, 'algorithm'>;
-  baseDir: string; // the experiment file's folder, for a reward module's path
   seed: number;
   configVersion: number;
+}
+
+/** The contexts RPT trains on, by index (the filter's kept positions in order). */
+export interface ContextSource {
+  readonly count: number;
+  take(indices: readonly number[]): Promise<RptContext[]>;
+  close?(): Promise<void>;
+}
+
+export interface RptLoopParts {
+  contexts: ContextSource;
+  engine: RolloutEngine;
+  learner: PolicyLearner;
+}
+
+/** A loop in this thread: what it needs besides its settings. */
+export interface RptLoopInputs extends Omit<RptLoopSettings, 'modelContext'> {
+  model: Transformer; // the policy, trained in place
+  reference: Transformer | null; // frozen, for the KL penalty; needed when learner.kl > 0
+  contexts: { count: number; at(index: number): RptContext }; // e.g. keptContext over the filter's positions
+  baseDir: string; // the experiment file's folder, for a reward module's path
 }
 
 /**
@@ -97,10 +120,8 @@ export interface StepResult {
 
 /** Where a loop's rollouts are generated and scored, and their rewards verified. */
 export interface RolloutEngine extends GroupVerifier {
-  /** The job's generations, one per seed, generated and scored by the policy after `weightVersion` learner steps. */
-  generate(job: GenerationJob, weightVersion: number): Promise<ScoredGeneration[]>;
-  /** The learner has updated the policy; it is now at `weightVersion`. */
-  updated(weightVersion: number): Promise<void>;
+  /** The job's generations, one per seed, generated and scored by the learner's newest weights. */
+  generate(job: GenerationJob): Promise<ScoredGeneration[]>;
   /** Takes live settings (the loop has taken its part of them) for the steps after the one in progress. */
   reconfigure(settings: LiveSettings): Promise<void>;
 }
@@ -121,8 +142,6 @@ class LocalEngine implements RolloutEngine {
     return generateScored(this.model, job);
   }
 
-  async updated(): Promise<void> {} // sampling uses the learner's model itself
-
   verifyGroups(groups: VerifierInput[][]): Promise<Verdict[][]> {
     return this.verifier.verifyGroups(groups);
   }
@@ -138,20 +157,27 @@ class LocalEngine implements RolloutEngine {
   }
 }
 
+/** The loop with its contexts, sampling, verification and learning all in this thread. */
+export function localRptLoop(inputs: RptLoopInputs): RptLoop {
+  const { model, reference, contexts, baseDir, ...settings } = inputs;
+  return new RptLoop({ ...settings, modelContext: model.config.context }, {
+    contexts: { count: contexts.count, take: async (indices) => indices.map((index) => contexts.at(index)) },
+    engine: new LocalEngine(model, inputs.reward, baseDir),
+    learner: new LocalLearner(model, learnerOptimizer(model, inputs.learner), reference),
+  });
+}
+
 export class RptLoop {
-  readonly optimizer: AdamW;
   step = 0; // loop steps taken
   weightVersion = 0; // learner steps that updated the weights
-  private readonly inputs: RptLoopInputs;
-  private readonly engine: RolloutEngine;
+  private readonly inputs: RptLoopSettings;
+  private readonly parts: RptLoopParts;
 
-  constructor(inputs: RptLoopInputs, engine: RolloutEngine = new LocalEngine(inputs.model, inputs.reward, inputs.baseDir)) {
-    const { model, learner } = inputs;
+  constructor(settings: RptLoopSettings, parts: RptLoopParts) {
     // A copy, so that reconfigure() never writes into the caller's objects.
-    this.inputs = { ...inputs, policy: { ...inputs.policy }, learner: { ...inputs.learner } };
-    if (inputs.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
-    this.optimizer = new AdamW(model, { beta1: learner.betas[0], beta2: learner.betas[1], weightDecay: learner.weight_decay, maxGradNorm: learner.grad_clip });
-    this.engine = engine;
+    this.inputs = { ...settings, policy: { ...settings.policy }, learner: { ...settings.learner } };
+    if (parts.contexts.count < 1) throw new Error('no contexts to train on: the filter kept no positions');
+    this.parts = parts;
   }
 
   /** Steps until learner.steps have been taken, handing each result to `onStep`. */
@@ -160,7 +186,7 @@ export class RptLoop {
   }
 
   async takeStep(): Promise<StepResult> {
-    const { learner, model, reference } = this.inputs;
+    const { learner } = this.inputs;
     const step = this.step + 1;
     const weightVersion = this.weightVersion;
     const dynamic = learner.dynamic_sampling_after !== null && step >= learner.dynamic_sampling_after;
@@ -182,11 +208,10 @@ export class RptLoop {
     const learningStart = performance.now();
     if (kept.length > 0) {
       const groups = kept.map((group) => group.rollouts.map((rollout, i) => ({ prompt: group.prompt, response: rollout.response, oldLogp: rollout.logp, advantage: group.advantages[i] })));
-      update = await grpoUpdate(model, this.optimizer, reference, groups, {
+      update = await this.parts.learner.update(groups, {
         clipLow: learner.clip_low, clipHigh: learner.clip_high, aggregation: learner.loss, klCoefficient: learner.kl, updates: learner.updates_per_batch,
       }, lr);
       this.weightVersion++;
-      await this.engine.updated(this.weightVersion);
     }
     seconds.learning = (performance.now() - learningStart) / 1000;
     this.step = step;
@@ -200,18 +225,42 @@ export class RptLoop {
     inputs.learner.lr = settings.lr;
     inputs.configVersion = settings.configVersion;
     inputs.reward = settings.reward;
-    await this.engine.reconfigure(settings);
+    await this.parts.engine.reconfigure(settings);
   }
 
+  /** Continues from a checkpoint (loaded with its optimizer) taken after `step` loop steps and `weightVersion` learner steps. */
+  async restore(loaded: LoadedModel, step: number, weightVersion: number): Promise<void> {
+    await this.parts.learner.restore(loaded);
+    this.step = step;
+    this.weightVersion = weightVersion;
+  }
+
+  /** The policy's weights now, flat. */
+  weights(): Promise<Float32Array> {
+    return this.parts.learner.weights();
+  }
+
+  /** The learner's weights and optimizer state into the checkpoint folder `dir`. */
+  save(dir: string, tokenizer: TokenizerReference, extra: Record<string, string>): Promise<void> {
+    return this.parts.learner.save(dir, tokenizer, extra);
+  }
+
+  /** Ends every part, the learner last (the others may still hold its work). */
   async close(): Promise<void> {
-    await this.engine.close();
+    const { contexts, engine, learner } = this.parts;
+    try {
+      await Promise.all([engine.close(), contexts.close?.()]);
+    } finally {
+      await learner.close();
+    }
   }
 
   /** `count` contexts drawn at random, G rollouts each, scored by the policy and rewarded. */
   private async sampleGroups(count: number, random: Random, seconds: StepSeconds): Promise<ScoredGroup[]> {
-    const { model, vocabulary, contexts, policy, learner, configVersion } = this.inputs;
+    const { vocabulary, modelContext, policy, learner, configVersion } = this.inputs;
+    const { contexts, engine } = this.parts;
     const samplingStart = performance.now();
-    const drawn = Array.from({ length: count }, () => contexts.at(random.int(0, contexts.count - 1)));
+    const drawn = await contexts.take(Array.from({ length: count }, () => random.int(0, contexts.count - 1)));
     const settings: RolloutSettings = {
       budgets: { thinkTokens: policy.think_tokens, answerTokens: policy.answer_tokens },
       sampling: { temperature: policy.temperature, topK: policy.top_k, topP: policy.top_p },
@@ -219,8 +268,8 @@ export class RptLoop {
       weightVersion: this.weightVersion,
       configVersion,
     };
-    const job = planGeneration(drawn, vocabulary, settings, model.config.context, random);
-    const generations = await this.engine.generate(job, this.weightVersion);
+    const job = planGeneration(drawn, vocabulary, settings, modelContext, random);
+    const generations = await engine.generate(job);
     const groups = rolloutGroups(drawn, job, generations, vocabulary, settings);
     const verificationStart = performance.now();
     seconds.sampling += (verificationStart - samplingStart) / 1000;
@@ -242,7 +291,7 @@ export class RptLoop {
         return [{ context, prediction: parsed.prediction, continuation, guessLogprob }];
       });
     });
-    const verdicts = await this.engine.verifyGroups(inputs);
+    const verdicts = await engine.verifyGroups(inputs);
     for (const [c, group] of scored.entries()) {
       const parseable = group.rollouts.filter((rollout) => rollout.parsed.unparseable === undefined);
       parseable.forEach((rollout, i) => {

@@ -37,7 +37,12 @@ export interface ResolvedModel {
   label: string; // how reports name it: the model's name, or the checkpoint's path
   hash: string; // changes whenever the weights could
   config: ModelConfig;
+  weights(): Promise<Float32Array>; // flat, as paramSpecs(config) lays them out
   load(backend: Backend): Promise<Transformer>;
+}
+
+function resolved(label: string, hash: string, config: ModelConfig, weights: () => Promise<Float32Array>): ResolvedModel {
+  return { label, hash, config, weights, load: async (backend) => new Transformer(backend, config, await weights()) };
 }
 
 /**
@@ -51,11 +56,11 @@ export async function resolveModel(ir: ExperimentIR, ref: ModelRefIR, pretrained
     if (ir.models[ref.name].pretrain === null) {
       const seed = ir.models[ref.name].transformer.init_seed;
       const hash = contentHash({ initialised: config, seed, tokenizer: tokenizer.sha256 });
-      return { label: ref.name, hash, config, load: async (backend) => new Transformer(backend, config, initParams(config, seed)) };
+      return resolved(ref.name, hash, config, async () => initParams(config, seed));
     }
     const result = pretrained[ref.name];
     if (!result) throw new Error(`model \`${ref.name}\` must be pre-trained before it is used`);
-    return { label: ref.name, hash: result.hash, config, load: async (backend) => new Transformer(backend, config, (await loadModel(result.checkpoint)).flat) };
+    return resolved(ref.name, result.hash, config, async () => (await loadModel(result.checkpoint)).flat);
   }
   const path = resolve(baseDir, ref.path);
   // The reference may name the checkpoint's folder or its model.safetensors.
@@ -65,5 +70,5 @@ export async function resolveModel(ir: ExperimentIR, ref: ModelRefIR, pretrained
     throw new Error(`${dir}: the checkpoint was trained with another tokenizer (sha256 ${loaded.tokenizerSha256.slice(0, 12)}…) than this run's ${tokenizer.path} (${tokenizer.sha256.slice(0, 12)}…)`);
   }
   const hash = createHash('sha256').update(await readFile(resolve(dir, 'model.safetensors'))).digest('hex');
-  return { label: ref.path, hash, config: loaded.config, load: async (backend) => new Transformer(backend, loaded.config, loaded.flat) };
+  return resolved(ref.path, hash, loaded.config, async () => loaded.flat);
 }

@@ -1,16 +1,17 @@
+import type { Backend } from '../backend/backend.ts';
 import { checkpointDir, pruneCheckpoints } from '../checkpoint/checkpoint.ts';
 import { paramCount } from '../model/params.ts';
 import { keptContext } from '../rl/context.ts';
 import type { ActorsIR, ExperimentIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
-import { RptLoop, type RptLoopInputs, type StepResult } from '../rl/loop.ts';
+import { localRptLoop, type RptLoop, type RptLoopSettings, type StepResult } from '../rl/loop.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadKeptPositions, type FilterResult } from './filter.ts';
 import { appendMetrics } from './metrics.ts';
-import { loadResumePoint, saveModel } from './model-checkpoint.ts';
+import { loadResumePoint } from './model-checkpoint.ts';
 import type { ResolvedModel } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
-import { loadSplit } from './token-data.ts';
+import { loadSplit, type DataResult } from './token-data.ts';
 
 // The RPT stage: the RL loop of src/rl over the filter's kept train positions, starting from the
 // policy's init, for learner.steps steps. Every step's metrics go to metrics.jsonl (stage "rpt").
@@ -42,8 +43,50 @@ export interface RptInputs extends StageInputs {
 }
 
 /** What the stage needs of a loop: RptLoop's interface (an actor-based loop provides the same). */
-export type RptLoopLike = Pick<RptLoop, 'optimizer' | 'step' | 'weightVersion' | 'takeStep' | 'reconfigure' | 'close'>;
-export type RptLoopFactory = (inputs: RptLoopInputs, ir: ExperimentIR) => RptLoopLike | Promise<RptLoopLike>;
+export type RptLoopLike = Pick<RptLoop, 'step' | 'weightVersion' | 'takeStep' | 'reconfigure' | 'restore' | 'save' | 'close'>;
+export type RptLoopFactory = (spec: RptLoopSpec, ir: ExperimentIR) => RptLoopLike | Promise<RptLoopLike>;
+
+/** What a loop is made from: its settings, and where its contexts and starting weights are. */
+export interface RptLoopSpec {
+  settings: RptLoopSettings;
+  policy: ResolvedModel; // the starting weights (also the KL reference's)
+  backend: Backend; // this thread's
+  data: DataResult; // the train side's tokens
+  filter: FilterResult; // its kept positions
+  windowTokens: number; // of ground truth after each position
+  baseDir: string; // the experiment file's folder, for a reward module's path
+}
+
+/** The loop spec of an experiment's RPT stage, under the live values of `config` (the file's own, as version 1, by default). */
+export async function rptLoopSpec(
+  ir: ExperimentIR,
+  inputs: Pick<RptInputs, 'backend' | 'tokenizer' | 'data' | 'filter' | 'policy' | 'baseDir'>,
+  config: Pick<RptConfig, 'configVersion' | 'values'> = { configVersion: 1, values: rptLiveValues(ir) },
+): Promise<RptLoopSpec> {
+  const { backend, tokenizer, data, filter, policy, baseDir } = inputs;
+  const { values } = config;
+  const settings: RptLoopSettings = {
+    vocabulary: await loadTokenizer(tokenizer.path),
+    modelContext: policy.config.context,
+    policy: { ...ir.policy, ...values.policy },
+    reward: values.reward,
+    learner: { ...ir.learner, lr: values.lr },
+    seed: ir.seed,
+    configVersion: config.configVersion,
+  };
+  return { settings, policy, backend, data, filter, windowTokens: ir.filter.window_tokens, baseDir };
+}
+
+/** The single-process loop (localRptLoop) on this thread's backend: the reference for the actor graph. */
+export async function localLoop(spec: RptLoopSpec): Promise<RptLoop> {
+  const { settings, policy, backend, data, filter, windowTokens, baseDir } = spec;
+  const split = await loadSplit(data, 'train');
+  const kept = await loadKeptPositions(filter);
+  const model = await policy.load(backend);
+  const reference = settings.learner.kl > 0 ? await policy.load(backend) : null;
+  const { modelContext: _, ...inputs } = settings;
+  return localRptLoop({ ...inputs, model, reference, contexts: { count: kept.length / 2, at: (index) => keptContext(split, kept, index, windowTokens) }, baseDir });
+}
 
 /**
  * The newest accepted version of a watched experiment file. `revision` rises with every accepted
@@ -138,32 +181,13 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
     config = liveDifferences(recorded.values, config.values).length === 0 ? recorded : { configVersion: recorded.configVersion + 1, step: latest.step + 1, values: config.values };
   }
 
-  const split = await loadSplit(data, 'train');
-  const kept = await loadKeptPositions(filter);
-  const vocabulary = await loadTokenizer(tokenizer.path);
-  const model = await policy.load(backend);
-  const reference = learner.kl > 0 ? await policy.load(backend) : null;
-  const { values } = config;
-  const loop = await (inputs.loop ?? ((loopInputs) => new RptLoop(loopInputs)))({
-    model,
-    reference,
-    vocabulary,
-    contexts: { count: kept.length / 2, at: (index) => keptContext(split, kept, index, ir.filter.window_tokens) },
-    policy: { ...ir.policy, ...values.policy },
-    reward: values.reward,
-    learner: { ...learner, lr: values.lr },
-    baseDir,
-    seed: ir.seed,
-    configVersion: config.configVersion,
-  }, start.ir);
+  const spec = await rptLoopSpec(ir, { backend, tokenizer, data, filter, policy, baseDir }, config);
+  const loop = await (inputs.loop ?? localLoop)(spec, start.ir);
   let totals = { sampling: 0, learning: 0, trainedTokens: 0 };
   let evalSteps: number[] = [];
   if (latest) {
     const { loaded } = latest;
-    model.importFlat(loaded.flat);
-    loop.optimizer.importState(loaded.optimizer!);
-    loop.step = latest.step;
-    loop.weightVersion = Number(loaded.extra.weight_version);
+    await loop.restore(loaded, latest.step, Number(loaded.extra.weight_version));
     totals = JSON.parse(loaded.extra.totals);
     evalSteps = JSON.parse(loaded.extra.eval_steps);
   }
@@ -175,7 +199,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   let savedStep = latest?.step ?? 0;
   const tokenizerRef = { path: tokenizer.path, sha256: tokenizer.sha256 };
   const save = async (step: number) => {
-    await saveModel(checkpointDir(dir, step), model, loop.optimizer, tokenizerRef, {
+    await loop.save(checkpointDir(dir, step), tokenizerRef, {
       stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals), eval_steps: JSON.stringify(evalSteps), config: JSON.stringify(config),
     });
     savedStep = step;
@@ -197,7 +221,17 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
         await recordConfig(runDir, config, inputs.onConfig);
       }
       const started = performance.now();
-      const result = await loop.takeStep();
+      const result = await loop.takeStep().catch(async (error: Error) => {
+        // A failed step (an actor past its restart budget, say) leaves the learner at the last
+        // step taken: those steps go into a checkpoint before the stage stops.
+        if (loop.step === savedStep) throw error;
+        try {
+          await save(loop.step);
+        } catch (saveError) {
+          throw new Error(`${error.message}; the checkpoint of step ${loop.step} failed too: ${(saveError as Error).message}`, { cause: error });
+        }
+        throw new Error(`${error.message}; stopped with a checkpoint at step ${loop.step}`, { cause: error });
+      });
       const { metrics } = result;
       const tokens = sequenceTokens(result, learner.rollouts);
       totals.sampling += 2 * params * 2 * tokens.sampled;
@@ -216,7 +250,6 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
     }
   } finally {
     await loop.close();
-    model.releaseActivations();
   }
   const result: RptResult = {
     hash,
