@@ -1,7 +1,9 @@
 // The RPT stage and live-safe settings: they are not in the stage's hash, so a run resumed with
-// an edited learning rate continues from its checkpoint under a new config version, recorded in
-// the metrics; and the stage runs whatever loop its factory makes.
+// an edited learning rate, or an edited reward module, continues from its checkpoint under a new
+// config version, recorded in the metrics; and the stage runs whatever loop its factory makes.
+import { appendFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { runStages } from '../src/stages/pipeline.ts';
@@ -51,5 +53,22 @@ describe('live-safe settings in the RPT stage', () => {
     expect(config.map((row) => [row.config_version, row.step, row.lr])).toEqual([[1, 1, 1e-4], [2, 3, 3e-4]]);
     const steps = await rptSteps(runDir);
     expect([...steps.values()].map((row) => [row.step, row.config_version, row.lr])).toEqual([[1, 1, 1e-4], [2, 1, 1e-4], [3, 2, 3e-4], [4, 2, 3e-4]]);
+  }, 120_000);
+
+  test('a reward module whose code changed while the run was stopped is a new config version when it resumes; the same code is not', async () => {
+    const runDir = join(temp.dir, 'module');
+    const module = join(temp.dir, 'reward.ts');
+    await copyFile(fileURLToPath(new URL('./fixtures/rewards/first-byte.ts', import.meta.url)), module);
+    const ir = tinyExperiment([...base, `reward=module "${module}"`]);
+    const stopAt = (step: number) => {
+      const controller = new AbortController();
+      return { signal: controller.signal, onProgress: (p: { stage: string; step: number }) => p.stage === 'rpt' && p.step === step && controller.abort(new Error('stop')) };
+    };
+    await expect(runStages(ir, 'rpt', { runDir, baseDir: temp.dir, backend, ...stopAt(1) })).rejects.toThrow('stop');
+    await expect(runStages(ir, 'rpt', { runDir, baseDir: temp.dir, backend, ...stopAt(2) })).rejects.toThrow('stop');
+    await appendFile(module, '// edited: the same rule, other code\n');
+    await runStages(ir, 'rpt', { runDir, baseDir: temp.dir, backend });
+    const config = (await metricsRows(runDir)).filter((row) => row.stage === 'rpt-config');
+    expect(config.map((row) => [row.config_version, row.step])).toEqual([[1, 1], [2, 3]]);
   }, 120_000);
 });

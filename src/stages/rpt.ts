@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Backend } from '../backend/backend.ts';
 import { checkpointDir, pruneCheckpoints } from '../checkpoint/checkpoint.ts';
 import { paramCount } from '../model/params.ts';
@@ -22,8 +25,8 @@ import { loadSplit, type DataResult } from './token-data.ts';
 // besides the evaluation steps'. Started again after an interruption it continues from the
 // newest one; since each step's draws depend only on (seed, step), the result equals an
 // uninterrupted run's. Live-safe settings (sampling, reward, learning rate, actor counts, eval
-// cadence) may change between steps: from a watched file (`live`) or, on resume, from an edited
-// one; each change is a new config version from the next step on.
+// cadence, a reward module's code) may change between steps: from a watched file (`live`) or, on
+// resume, from an edited one; each change is a new config version from the next step on.
 //
 // Compute, for the compute-matched control, in the standard approximation for a model of P
 // parameters: a forward pass costs 2·P FLOPs per token and a training pass (forward and
@@ -177,8 +180,11 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   const latest = await loadResumePoint(dir, hash, 'RPT');
   if (latest) {
     // The file may have been edited since the checkpoint: a new version from the next step.
+    // A reward module's code counts as a live value too (a watched run takes an edit of it at
+    // the next step); it is recorded by its hash.
     const recorded = JSON.parse(latest.loaded.extra.config) as RptConfig;
-    config = liveDifferences(recorded.values, config.values).length === 0 ? recorded : { configVersion: recorded.configVersion + 1, step: latest.step + 1, values: config.values };
+    const sameCode = (latest.loaded.extra.reward_code ?? '') === (await rewardCodeHash(config.values.reward, baseDir));
+    config = sameCode && liveDifferences(recorded.values, config.values).length === 0 ? recorded : { configVersion: recorded.configVersion + 1, step: latest.step + 1, values: config.values };
   }
 
   const spec = await rptLoopSpec(ir, { backend, tokenizer, data, filter, policy, baseDir }, config);
@@ -201,6 +207,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   const save = async (step: number) => {
     await loop.save(checkpointDir(dir, step), tokenizerRef, {
       stage_hash: hash, weight_version: String(loop.weightVersion), totals: JSON.stringify(totals), eval_steps: JSON.stringify(evalSteps), config: JSON.stringify(config),
+      reward_code: await rewardCodeHash(config.values.reward, baseDir),
     });
     savedStep = step;
     // Evaluation reads every evaluation step's weights, so `keep last` never removes those.
@@ -268,6 +275,17 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   };
   await writeDone(dir, hash, result);
   return result;
+}
+
+/** The sha256 of a reward module's file (its path taken from `baseDir`); '' for a built-in reward. */
+async function rewardCodeHash(reward: RewardIR, baseDir: string): Promise<string> {
+  if (reward.kind !== 'module') return '';
+  const path = resolve(baseDir, reward.path);
+  try {
+    return createHash('sha256').update(await readFile(path)).digest('hex');
+  } catch (error) {
+    throw new Error(`reward module ${path}: cannot read it (${(error as Error).message})`);
+  }
 }
 
 /** The live values (policy, reward, lr, actors, evalEvery) that differ between two sets. */
