@@ -92,14 +92,15 @@ export class CheckpointEvaluator {
   }
 
   /**
-   * Stops the evaluator thread. The evaluation under way finishes first (an actor stops between
-   * requests, and its result is cached for rpt-eval); those queued behind it are dropped.
-   * Safe after a failure, and to call again.
+   * Stops the evaluator thread at once (a stage stopped by Ctrl-C must not wait for an evaluation
+   * of minutes): the evaluation under way and those queued behind it are dropped, and rpt-eval
+   * evaluates them itself later. Call drain() first to keep them. Safe after a failure, and to
+   * call again.
    */
   async close(): Promise<void> {
     this.closed = true;
+    await this.pool.kill();
     await this.queue;
-    await this.pool.close();
   }
 
   private async evaluate(item: WorkItem<Submitted>): Promise<void> {

@@ -4,7 +4,7 @@ import type { ExperimentIR } from '../dsl/ir.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import { runStages, type StageDone, type StagesResult } from '../src/stages/pipeline.ts';
 import type { OnProgress } from '../src/stages/progress.ts';
-import type { LiveSource, RptConfig, RptLoopFactory } from '../src/stages/rpt.ts';
+import type { EvaluatorFactory, LiveSource, RptConfig, RptLoopFactory } from '../src/stages/rpt.ts';
 import { ExperimentWatcher, type ReloadEvent } from './reload.ts';
 import { claimRun, endRun, moveRunAside, resumePoint } from './run-state.ts';
 
@@ -36,6 +36,7 @@ export interface RunOptions {
   onProgress?: OnProgress;
   onStage?: (done: StageDone, ir: ExperimentIR) => void;
   loop?: RptLoopFactory; // the RPT stage's loop; RptLoop by default
+  evaluator?: EvaluatorFactory; // the RPT stage's checkpoint evaluator; none by default
   debounceMs?: number; // of the file watch
 }
 
@@ -92,7 +93,7 @@ export async function runExperiment(options: RunOptions): Promise<RunOutcome> {
       const current = ir;
       try {
         const result = await runStages(current, 'all', {
-          runDir, baseDir, backend, signal, onProgress, live, onConfig, loop: options.loop,
+          runDir, baseDir, backend, signal, onProgress, live, onConfig, loop: options.loop, evaluator: options.evaluator, log,
           onStage: (done) => options.onStage?.(done, current),
         });
         await endRun(runDir, record, 'finished');

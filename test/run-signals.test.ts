@@ -1,6 +1,6 @@
 // `rpt run` as a user runs it, in a child process: Ctrl-C stops at a step boundary with a
 // checkpoint and exit status 0, a second Ctrl-C quits at once with 130, and running again resumes
-// from the checkpoint; a run killed with SIGKILL mid-RPT resumes to the metrics of a run that was
+// from the checkpoint, its evaluator thread evaluating checkpoints as they are written; a run killed with SIGKILL mid-RPT resumes to the metrics of a run that was
 // never stopped.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -65,6 +65,8 @@ describe('rpt run and signals', () => {
     expect(second.stdout).toContain(`rpt from base: 16 steps`);
     expect(second.stdout).toContain(`resumed from step ${reached}`);
     expect(second.stdout).toMatch(/^report: .*report\.md$/m);
+    // The evaluator thread evaluated the last checkpoint while the run went on.
+    expect(second.stderr).toMatch(/^rpt: step 16 evaluated: standard \d+\.\d% \(hard \d+\.\d%\), reasoning \d+\.\d% \(hard \d+\.\d%\)$/m);
     expect([...(await rptSteps(runDir)).keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
   }, 180_000);
 

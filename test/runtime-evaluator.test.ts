@@ -138,6 +138,15 @@ test('an evaluator that crashes on its 2nd checkpoint is restarted, and every ch
   for (const r of supervision.restarts) expect(r.reason).toContain('evaluator#0 fails on evaluate 2');
 });
 
+test('close() does not wait for the checkpoints submitted: the evaluation under way and those queued are dropped', async () => {
+  const evaluator = new CheckpointEvaluator({ backendKind: 'cpu', source: { ...source, rptDir: join(temp.dir, 'closed-early') } });
+  submitAll(evaluator, distinct);
+  await evaluator.close();
+  const results = await evaluator.drain().catch((error: Error) => error);
+  // Whatever got done before close() is kept; not all of it was.
+  expect(results instanceof Error ? results.message : results.length).toSatisfy((outcome) => typeof outcome === 'string' ? /evaluator#0 was stopped/.test(outcome) : outcome < distinct.length);
+});
+
 test('an evaluator in a crash loop makes drain() reject with a SupervisionError naming it past its budget; close() still returns', async () => {
   const evaluator = new CheckpointEvaluator({ backendKind: 'cpu', source: { ...source, rptDir: join(temp.dir, 'crash-loop') }, module: faultyEvaluator(1), restarts: quickRestarts });
   submitAll(evaluator, distinct);

@@ -39,7 +39,9 @@ test('the compute-matched control trains past the base for the steps that cost R
 });
 
 test('evaluating the same checkpoints again gives the same numbers bit for bit', async () => {
+  // The RPT checkpoints' cached evaluations too, so that every point is computed again.
   await rm(first.rptEval!.dir, { recursive: true });
+  await rm(join(first.rpt!.dir, 'evals'), { recursive: true });
   const again = await runStages(ir, 'rpt-eval', { runDir: join(temp.dir, 'run'), baseDir: temp.dir, backend });
   expect(again.rptEval!.cached).toBe(false);
   expect(again.rptEval!.points).toEqual(first.rptEval!.points);

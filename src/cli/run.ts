@@ -3,6 +3,7 @@ import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
 import { createBackend, type BackendKind } from '../backend/select.ts';
 import { formatDuration } from '../stages/progress.ts';
+import { CheckpointEvaluator } from '../../runtime/evaluator.ts';
 import { ActorRptLoop } from '../../runtime/rpt-graph.ts';
 import { runExperiment } from '../../runtime/run.ts';
 import { CpuBackend } from '../cpu/backend.ts';
@@ -13,8 +14,10 @@ import { parseOptions, SET_OPTION } from './options.ts';
 // `rpt run <file.rpt>`: the whole experiment, from the tokenizer to the report, resumable and
 // optionally watched for edits (runtime/run.ts). Its RPT stage runs the actor graph
 // (ActorRptLoop, runtime/rpt-graph.ts: a data feeder, `actors { samplers }` sampler threads and
-// a learner, each on its own backend of the same kind as this process's, and a verifier pool);
-// `rpt stage` keeps the single-process loop, the reference the graph is tested against.
+// a learner, each on its own backend of the same kind as this process's, and a verifier pool),
+// with an evaluator thread that evaluates each evaluation checkpoint as it is written
+// (runtime/evaluator.ts); `rpt stage` keeps the single-process loop, the reference the graph is
+// tested against.
 // Progress goes to stderr, each stage's results
 // to stdout as it finishes. The first Ctrl-C stops at the next step boundary with a checkpoint
 // and exits 0; a second one exits at once with status 130.
@@ -83,6 +86,7 @@ async function runFile(file: string, overrides: string[], ir: ExperimentIR, flag
     const outcome = await runExperiment({
       file, overrides, ir, runDir, baseDir, backend, fresh: flags.fresh, watch: flags.watch, signal: controller.signal,
       loop: (spec, current) => ActorRptLoop.start({ ...spec, actors: current.actors, backendKind: samplerBackend }),
+      evaluator: (source, onResult) => new CheckpointEvaluator({ backendKind: samplerBackend, source, onResult }),
       log: (message) => reporter.log(message),
       onProgress: reporter.update,
       onStage: (done, current) => {

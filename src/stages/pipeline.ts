@@ -8,7 +8,7 @@ import { runPretrainStage, type PretrainResult } from './pretrain.ts';
 import type { OnProgress } from './progress.ts';
 import { runDataStage, type DataResult } from './token-data.ts';
 import { runRptEvalStage, type RptEvalResult } from './rpt-eval.ts';
-import { runRptStage, type LiveSource, type RptConfig, type RptLoopFactory, type RptResult } from './rpt.ts';
+import { runRptStage, type EvaluatorFactory, type LiveSource, type RptConfig, type RptLoopFactory, type RptResult } from './rpt.ts';
 import { runTokenizerStage, type TokenizerResult } from './tokenizer.ts';
 
 // The stages up to a target, each run only when needed and reused when cached:
@@ -28,6 +28,8 @@ export interface StageOptions {
   signal?: AbortSignal;
   onStage?: (done: StageDone) => void; // each stage's result as it finishes (or is found cached)
   loop?: RptLoopFactory; // the RPT stage's loop; RptLoop by default
+  evaluator?: EvaluatorFactory; // evaluates RPT's evaluation checkpoints while its loop goes on; none by default
+  log?: (message: string) => void; // notices from the stages (the evaluator's results)
   live?: LiveSource; // a watched experiment file, whose live-safe edits the RPT stage takes
   onConfig?: (config: RptConfig) => void; // a new config version in force in the RPT stage
 }
@@ -84,7 +86,7 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
   if (target === 'eval') return result;
 
   const policy = await resolveModel(ir, ir.policy.init, result.pretrain, tokenizer, baseDir);
-  const rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal, loop: options.loop, live, onConfig });
+  const rpt = await runRptStage({ ir, runDir, backend, tokenizer, data, filter, policy, baseDir, onProgress, signal, loop: options.loop, evaluator: options.evaluator, log: options.log, live, onConfig });
   result.rpt = done({ stage: 'rpt', result: rpt });
   if (target === 'rpt') return result;
 

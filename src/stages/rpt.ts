@@ -7,6 +7,8 @@ import { paramCount } from '../model/params.ts';
 import { keptContext } from '../rl/context.ts';
 import type { ActorsIR, ExperimentIR, PolicyIR, RewardIR } from '../../dsl/ir.ts';
 import { localRptLoop, type RptLoop, type RptLoopSettings, type StepResult } from '../rl/loop.ts';
+import { evalSettings, type EvaluationSource, type ModeAccuracy } from '../eval/checkpoint-eval.ts';
+import type { Accuracy } from '../eval/next-token.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadKeptPositions, type FilterResult } from './filter.ts';
@@ -41,9 +43,23 @@ export interface RptInputs extends StageInputs {
   policy: ResolvedModel; // the weights RPT starts from
   baseDir: string; // the experiment file's folder, for a reward module's path
   loop?: RptLoopFactory; // what runs the steps; RptLoop, the single-process reference, by default
+  evaluator?: EvaluatorFactory; // evaluates the evaluation checkpoints while the loop goes on; none by default
   live?: LiveSource; // the watched experiment file, for live edits while the stage runs
   onConfig?: (config: RptConfig) => void; // told when a new config version is in force
+  log?: (message: string) => void; // what the evaluator found, or why it stopped
 }
+
+/**
+ * An evaluator of the stage's evaluation checkpoints (runtime/evaluator.ts): each is submitted
+ * when written and evaluated elsewhere while the loop goes on, its accuracies cached in the
+ * stage's folder (src/eval/checkpoint-eval.ts), where the rpt-eval stage takes them.
+ */
+export interface CheckpointEvaluatorLike {
+  submit(step: number, checkpoint: string): void;
+  drain(): Promise<unknown>; // waits for everything submitted
+  close(): Promise<void>; // at once, dropping what is not done
+}
+export type EvaluatorFactory = (source: EvaluationSource, onResult: (result: { step: number; accuracy: ModeAccuracy[] }) => void) => CheckpointEvaluatorLike;
 
 /** What the stage needs of a loop: RptLoop's interface (an actor-based loop provides the same). */
 export type RptLoopLike = Pick<RptLoop, 'step' | 'weightVersion' | 'takeStep' | 'reconfigure' | 'restore' | 'save' | 'close'>;
@@ -197,6 +213,10 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
     totals = JSON.parse(loaded.extra.totals);
     evalSteps = JSON.parse(loaded.extra.eval_steps);
   }
+  const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, tokenizerPath: tokenizer.path, rptDir: dir };
+  const evaluator = inputs.evaluator?.(source, ({ step, accuracy }) => inputs.log?.(`rpt: step ${step} evaluated: ${describeAccuracy(accuracy)}`));
+  // After a resume, the evaluation checkpoints written before: those already evaluated are read from the cache.
+  for (const step of evalSteps) evaluator?.submit(step, checkpointDir(dir, step));
   if (!latest || config.step > latest.step) await recordConfig(runDir, config, inputs.onConfig);
 
   const params = paramCount(policy.config);
@@ -253,10 +273,13 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       // Evaluation reads the weights of every `eval every` step (at the cadence in force then) and the last.
       if (step % config.values.evalEvery === 0 || step === learner.steps) evalSteps.push(step);
       if (step % ir.checkpoint.every === 0 || evalSteps.includes(step)) await save(step);
+      if (evalSteps.includes(step)) evaluator?.submit(step, checkpointDir(dir, step));
       onProgress?.({ stage: 'rpt', step, total: learner.steps, reward: metrics.mean_reward, rolloutsPerSecond: stepRollouts / wallSeconds });
     }
+    // An evaluator that gave up costs only its head start: rpt-eval evaluates what is missing.
+    await evaluator?.drain().catch((error: Error) => inputs.log?.(`rpt: the evaluator stopped (${error.message}); rpt-eval evaluates the remaining checkpoints itself`));
   } finally {
-    await loop.close();
+    await Promise.all([loop.close(), evaluator?.close()]);
   }
   const result: RptResult = {
     hash,
@@ -275,6 +298,12 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   };
   await writeDone(dir, hash, result);
   return result;
+}
+
+/** Each mode's accuracy on all positions and on the hard ones, e.g. `standard 39.1% (hard 18.3%), reasoning 2.0% (hard 0.0%)`. */
+function describeAccuracy(accuracy: ModeAccuracy[]): string {
+  const percent = (a: Accuracy) => `${(100 * a.accuracy).toFixed(1)}%`;
+  return accuracy.map(({ mode, accuracy: buckets }) => `${mode} ${percent(buckets.all)} (hard ${percent(buckets.hard)})`).join(', ');
 }
 
 /** The sha256 of a reward module's file (its path taken from `baseDir`); '' for a built-in reward. */
