@@ -1,18 +1,21 @@
 import type { ExperimentIR } from './ir.ts';
 
 // The compiled plan of a run: which actors exist (role, how many, in which stage), which
-// channels connect them and what flows along each, and the order the stages run in. The runtime
-// spawns exactly this; `rpt graph` prints it.
+// channels connect them and what flows along each, and the order the stages run in. `rpt graph`
+// prints it. The RPT stage's part is what `rpt run` starts (runtime/rpt-graph.ts, and the
+// evaluator of runtime/evaluator.ts beside it); the earlier stages run in the main thread with
+// piscina pools where the plan says `pool`.
 
 export const STAGES = ['tokenizer', 'pretrain', 'filter', 'rpt', 'eval'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface ActorPlan {
   id: string;
-  role: 'corpus' | 'tokenizer' | 'pretrainer' | 'filter' | 'sampler' | 'verifier' | 'learner' | 'weights' | 'ntp_baseline' | 'evaluator';
+  role: 'corpus' | 'tokenizer' | 'pretrainer' | 'filter' | 'feeder' | 'sampler' | 'verifier' | 'learner' | 'weights' | 'ntp_baseline' | 'evaluator';
   count: number;
-  // `worker`: a dedicated thread with a mailbox and state; `pool`: stateless tasks on a pool.
-  kind: 'worker' | 'pool';
+  // `worker`: a dedicated thread with a mailbox and state; `pool`: stateless tasks on a pool;
+  // `shared`: memory every worker maps (the weight store's SharedArrayBuffer).
+  kind: 'worker' | 'pool' | 'shared';
   stage: Stage;
   detail: string;
 }
@@ -67,6 +70,7 @@ export function compileGraph(ir: ExperimentIR): GraphPlan {
 
   const p = ir.policy;
   const l = ir.learner;
+  actor({ id: 'feeder', role: 'feeder', count: 1, kind: 'worker', stage: 'rpt', detail: 'kept train positions, contexts by index' });
   actor({
     id: 'sampler', role: 'sampler', count: ir.actors.samplers, kind: 'worker', stage: 'rpt',
     detail: `${l.rollouts} rollouts per context, think ${p.think_tokens} + answer ${p.answer_tokens} tokens, temperature ${p.temperature}`,
@@ -76,8 +80,9 @@ export function compileGraph(ir: ExperimentIR): GraphPlan {
     id: 'learner', role: 'learner', count: 1, kind: 'worker', stage: 'rpt',
     detail: `${l.algorithm}, batch ${l.batch} contexts, lr ${l.lr}, ${l.steps} steps`,
   });
-  actor({ id: 'weights', role: 'weights', count: 1, kind: 'worker', stage: 'rpt', detail: `versioned policy weights from ${refName(p.init)}` });
-  channel('filter', 'sampler', 'contexts');
+  actor({ id: 'weights', role: 'weights', count: 1, kind: 'shared', stage: 'rpt', detail: `versioned policy weights from ${refName(p.init)}` });
+  channel('filter', 'feeder', 'kept positions');
+  channel('feeder', 'sampler', 'contexts');
   channel('sampler', 'verifier', 'rollouts');
   channel('verifier', 'learner', 'rewarded rollouts');
   channel('learner', 'weights', 'weights');

@@ -91,8 +91,8 @@ describe('rpt graph', () => {
   test('--format json, dot and mermaid', async () => {
     const plan = JSON.parse((await run('graph', '--format', 'json', 'experiments/arith.rpt')).out);
     expect(plan.actors.find((a: { id: string }) => a.id === 'sampler')).toMatchObject({ role: 'sampler', count: 2 });
-    expect((await run('graph', '--format', 'dot', 'experiments/arith.rpt')).out).toContain('filter -> sampler [label="contexts"];');
-    expect((await run('graph', '--format', 'mermaid', 'experiments/arith.rpt')).out).toContain('filter -->|contexts| sampler');
+    expect((await run('graph', '--format', 'dot', 'experiments/arith.rpt')).out).toContain('feeder -> sampler [label="contexts"];');
+    expect((await run('graph', '--format', 'mermaid', 'experiments/arith.rpt')).out).toContain('feeder -->|contexts| sampler');
     expect((await run('graph', '--format', 'svg', 'experiments/arith.rpt')).status).toBe(2);
   });
 
