@@ -73,7 +73,6 @@ export class Actor<R extends Role> {
   private nextId = 1;
   private unanswered = 0; // requests made and not settled, including those waiting for a slot
   private crash: ActorCrash | null = null;
-  private killed: Error | null = null;
   private stopping = false;
 
   constructor(options: ActorOptions<R>) {
@@ -110,8 +109,8 @@ export class Actor<R extends Role> {
   private async post(message: RoleMessage<R>, transfer: ArrayBuffer[]): Promise<unknown> {
     const id = this.nextId++;
     await this.slots.put(id);
-    // The actor may have crashed or been killed while this request waited for its slot.
-    if (this.crash ?? this.killed) throw this.crash ?? this.killed;
+    // The actor may have crashed while this request waited for its slot.
+    if (this.crash) throw this.crash;
     return new Promise((resolve, reject) => {
       const type = (message as { type: string }).type;
       const timer = setTimeout(() => this.fail(`no reply to '${type}' within ${this.timeoutMs} ms`), this.timeoutMs);
@@ -125,20 +124,6 @@ export class Actor<R extends Role> {
   async stop(): Promise<void> {
     while (this.unanswered > 0 && !this.crash) await new Promise<void>((resolve) => setImmediate(resolve));
     this.stopping = true;
-    await this.thread.terminate();
-  }
-
-  /** Ends the thread now, abandoning the requests in flight: each rejects with an error saying the actor was stopped. */
-  async kill(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.killed = new Error(`actor ${this.name} was stopped with requests in flight`);
-    this.slots.close(this.killed);
-    for (const call of this.pending.values()) {
-      clearTimeout(call.timer);
-      call.reject(this.killed);
-    }
-    this.pending.clear();
     await this.thread.terminate();
   }
 

@@ -57,9 +57,10 @@ export class CheckpointEvaluator {
   private queue: Promise<void> = Promise.resolve(); // the evaluations submitted, chained one after another
   private failure: unknown = null; // once set, nothing more is evaluated
   private closed = false;
+  private readonly stop = new Int32Array(new SharedArrayBuffer(4)); // the actor's stop flag
 
   constructor(options: CheckpointEvaluatorOptions) {
-    const data: EvaluatorData = { backend: options.backendKind, source: options.source };
+    const data: EvaluatorData = { backend: options.backendKind, source: options.source, stop: this.stop.buffer as SharedArrayBuffer };
     const module = options.module ?? siblingModule('./evaluator-actor', import.meta.url);
     const timeoutMs = options.timeoutMs ?? EVALUATION_TIMEOUT_MS;
     this.onResult = options.onResult ?? (() => {});
@@ -92,15 +93,17 @@ export class CheckpointEvaluator {
   }
 
   /**
-   * Stops the evaluator thread at once (a stage stopped by Ctrl-C must not wait for an evaluation
-   * of minutes): the evaluation under way and those queued behind it are dropped, and rpt-eval
-   * evaluates them itself later. Call drain() first to keep them. Safe after a failure, and to
-   * call again.
+   * Stops the evaluator without waiting for its work (a stage stopped by Ctrl-C must not wait
+   * for an evaluation of minutes): the evaluation under way ends at its next batch of contexts,
+   * and it and those queued behind it are dropped; rpt-eval evaluates them later. The thread is
+   * asked to stop rather than terminated, since terminating it inside a GPU call aborts the
+   * process. Call drain() first to keep everything. Safe after a failure, and to call again.
    */
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool.kill();
+    Atomics.store(this.stop, 0, 1);
     await this.queue;
+    await this.pool.close();
   }
 
   private async evaluate(item: WorkItem<Submitted>): Promise<void> {
@@ -110,6 +113,7 @@ export class CheckpointEvaluator {
       request: (work) => ({ message: { type: 'evaluate', item: work } }),
       deliver: (work, value) => {
         const reply = value as EvaluateReply;
+        if (reply.accuracy === null) return; // stopped by close()
         if (reply.step !== work.payload.step) throw new Error(`${reply.evaluator} answered ${work.id} with the accuracies of step ${reply.step}`);
         const result: EvaluatedCheckpoint = { step: reply.step, checkpoint: work.payload.checkpoint, accuracy: reply.accuracy, evaluator: reply.evaluator };
         this.results.push(result);

@@ -173,11 +173,6 @@ export class SupervisedPool<R extends Role> {
   async close(): Promise<void> {
     await Promise.all(this.members.splice(0).map((member) => member.actor.stop()));
   }
-
-  /** Stops every actor at once: a run under way rejects with the error of the item it held, which is not re-queued. */
-  async kill(): Promise<void> {
-    await Promise.all(this.members.splice(0).map((member) => member.actor.kill()));
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -105,18 +105,23 @@ export function evaluationPositions(settings: EvalSettings, holdout: TokenizedSp
   });
 }
 
-/** The model's accuracy in every mode of the settings, in their order. */
-export async function evaluateModel(model: Transformer, set: EvaluationSet, settings: EvalSettings): Promise<ModeAccuracy[]> {
+/**
+ * The model's accuracy in every mode of the settings, in their order. `checkStop` is called
+ * before each batch of contexts, and stops the evaluation there by throwing: a stopped
+ * evaluator thread must not be terminated inside a GPU call.
+ */
+export async function evaluateModel(model: Transformer, set: EvaluationSet, settings: EvalSettings, checkStop: () => void = () => {}): Promise<ModeAccuracy[]> {
   const result: ModeAccuracy[] = [];
   for (const mode of settings.modes) {
     const accuracy = mode === 'standard'
-      ? await standardAccuracy(model, set.positions, settings)
+      ? await standardAccuracy(model, set.positions, settings, checkStop)
       : (await reasoningAccuracy(model, set.vocabulary, set.positions, {
         budgets: { thinkTokens: settings.thinkTokens, answerTokens: settings.answerTokens },
         sampling: { temperature: 0, topK: 0, topP: 1 },
         seed: settings.seed,
         thresholds: settings.difficulty,
         contextsPerBatch: CONTEXTS_PER_BATCH,
+        checkStop,
       })).prefixMatch;
     result.push({ mode, accuracy });
   }
@@ -128,7 +133,7 @@ export async function evaluateModel(model: Transformer, set: EvaluationSet, sett
  * separates documents in training, and cut to the model's last `context` tokens) against the
  * true next token.
  */
-export async function standardAccuracy(model: Transformer, positions: readonly EvaluatedPosition[], settings: EvalSettings): Promise<Record<Bucket, Accuracy>> {
+export async function standardAccuracy(model: Transformer, positions: readonly EvaluatedPosition[], settings: EvalSettings, checkStop: () => void = () => {}): Promise<Record<Bucket, Accuracy>> {
   const { backend } = model;
   const { endToken } = settings;
   const tally = new BucketTally(settings.difficulty);
@@ -136,6 +141,7 @@ export async function standardAccuracy(model: Transformer, positions: readonly E
   const predictions = backend.zeros(CONTEXTS_PER_BATCH * T, 'i32');
   try {
     for (let first = 0; first < positions.length; first += CONTEXTS_PER_BATCH) {
+      checkStop();
       const batch = positions.slice(first, first + CONTEXTS_PER_BATCH);
       const tokens = new Int32Array(CONTEXTS_PER_BATCH * T).fill(endToken);
       const last: number[] = [];
@@ -168,7 +174,7 @@ export function releaseModel(model: Transformer): void {
  * computed again and replaced. The cache is not in the checkpoint's folder, which belongs to
  * the checkpoint code.
  */
-export async function checkpointEvaluation(backend: Backend, source: EvaluationSource, set: EvaluationSet, step: number, checkpoint: string): Promise<ModeAccuracy[]> {
+export async function checkpointEvaluation(backend: Backend, source: EvaluationSource, set: EvaluationSet, step: number, checkpoint: string, checkStop?: () => void): Promise<ModeAccuracy[]> {
   const hash = contentHash({ kind: 'checkpoint-eval', version: VERSION, settings: source.settings, data: source.data.hash, filter: source.filter.hash });
   const dir = join(source.rptDir, 'evals');
   const path = join(dir, `step-${String(step).padStart(6, '0')}-${hash.slice(0, 12)}.json`);
@@ -182,7 +188,7 @@ export async function checkpointEvaluation(backend: Backend, source: EvaluationS
   const model = new Transformer(backend, loaded.config, loaded.flat);
   let accuracy: ModeAccuracy[];
   try {
-    accuracy = await evaluateModel(model, set, source.settings);
+    accuracy = await evaluateModel(model, set, source.settings, checkStop);
   } finally {
     releaseModel(model);
   }

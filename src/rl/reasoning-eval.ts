@@ -27,6 +27,7 @@ export interface ReasoningEvalSettings {
   seed: number; // for sampling at a temperature above 0
   thresholds: DifficultyThresholds;
   contextsPerBatch: number; // positions generated together
+  checkStop?: () => void; // called before each batch; throws to stop the evaluation there
 }
 
 export interface ReasoningAccuracy {
@@ -40,6 +41,7 @@ export async function reasoningAccuracy(model: Transformer, vocabulary: Reasonin
   const unparseable = Object.fromEntries(UNPARSEABLE_REASONS.map((reason) => [reason, 0])) as Record<UnparseableReason, number>;
   const random = new Random(settings.seed);
   for (let first = 0; first < positions.length; first += settings.contextsPerBatch) {
+    settings.checkStop?.();
     const batch = positions.slice(first, first + settings.contextsPerBatch);
     const groups = await sampleRollouts(model, vocabulary, batch.map((position) => position.context), {
       budgets: settings.budgets, sampling: settings.sampling, groupSize: 1, weightVersion: 0, configVersion: 0,
