@@ -71,12 +71,13 @@ export class ActorRptLoop extends RptLoop {
 
   /** The graph started: the feeder has counted the contexts and the learner published the starting weights. */
   static async start(inputs: ActorRptLoopInputs): Promise<ActorRptLoop> {
+    const weights = await inputs.policy.weights();
     const store = WeightStore.create(paramCount(inputs.policy.config));
     const contexts = new FeederContexts(inputs);
     const learner = new ActorLearner(inputs, store);
     const engine = new ActorEngine(inputs, store);
     try {
-      await Promise.all([contexts.countContexts(), learner.start(await inputs.policy.weights())]);
+      await Promise.all([contexts.countContexts(), learner.start(weights)]);
       return new ActorRptLoop(inputs.settings, { contexts, engine, learner });
     } catch (error) {
       await Promise.allSettled([contexts.close(), engine.close(), learner.close()]);
