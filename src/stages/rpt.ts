@@ -207,18 +207,6 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
   const loop = await (inputs.loop ?? localLoop)(spec, start.ir);
   let totals = { sampling: 0, learning: 0, trainedTokens: 0 };
   let evalSteps: number[] = [];
-  if (latest) {
-    const { loaded } = latest;
-    await loop.restore(loaded, latest.step, Number(loaded.extra.weight_version));
-    totals = JSON.parse(loaded.extra.totals);
-    evalSteps = JSON.parse(loaded.extra.eval_steps);
-  }
-  const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, tokenizerPath: tokenizer.path, rptDir: dir };
-  const evaluator = inputs.evaluator?.(source, ({ step, accuracy }) => inputs.log?.(`rpt: step ${step} evaluated: ${describeAccuracy(accuracy)}`));
-  // After a resume, the evaluation checkpoints written before: those already evaluated are read from the cache.
-  for (const step of evalSteps) evaluator?.submit(step, checkpointDir(dir, step));
-  if (!latest || config.step > latest.step) await recordConfig(runDir, config, inputs.onConfig);
-
   const params = paramCount(policy.config);
   const seconds: RptSeconds = { sampling: 0, verification: 0, learning: 0 };
   let rollouts = 0;
@@ -233,7 +221,19 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
     // Evaluation reads every evaluation step's weights, so `keep last` never removes those.
     await pruneCheckpoints(dir, ir.checkpoint.keep_last, (kept) => evalSteps.includes(kept));
   };
+  let evaluator: CheckpointEvaluatorLike | undefined;
   try {
+    if (latest) {
+      const { loaded } = latest;
+      await loop.restore(loaded, latest.step, Number(loaded.extra.weight_version));
+      totals = JSON.parse(loaded.extra.totals);
+      evalSteps = JSON.parse(loaded.extra.eval_steps);
+    }
+    const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, tokenizerPath: tokenizer.path, rptDir: dir };
+    evaluator = inputs.evaluator?.(source, ({ step, accuracy }) => inputs.log?.(`rpt: step ${step} evaluated: ${describeAccuracy(accuracy)}`));
+    // After a resume, the evaluation checkpoints written before: those already evaluated are read from the cache.
+    for (const step of evalSteps) evaluator?.submit(step, checkpointDir(dir, step));
+    if (!latest || config.step > latest.step) await recordConfig(runDir, config, inputs.onConfig);
     while (loop.step < learner.steps) {
       // Stopped (Ctrl-C, or a structural edit): keep every step taken in a checkpoint first.
       if (signal?.aborted) {
