@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { checkpointSteps, latestCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { writeJson } from '../src/stages/cache.ts';
 import type { StageDone } from '../src/stages/pipeline.ts';
+import { unlessMissing } from '../src/util/missing.ts';
 
 // What a run directory says about its run, for `rpt run` (which claims the folder, records how
 // the run ended, and finds where it can resume) and `rpt status` (which summarises it).
@@ -75,12 +76,7 @@ export async function endRun(runDir: string, record: RunRecord, state: RunEnd, m
  * lost, and returns the new name; null when there was no run directory.
  */
 export async function moveRunAside(runDir: string): Promise<string | null> {
-  try {
-    await stat(runDir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  if ((await unlessMissing(stat(runDir), null)) === null) return null;
   const other = await runningProcess(runDir);
   if (other) throw new Error(`${runDir} is in use by another rpt run (pid ${other.pid}); stop it before starting afresh`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -99,13 +95,7 @@ export interface StageFolder {
 
 /** Every stage folder of a run, in the order the stages run, with its result and checkpoints. */
 export async function stageFolders(runDir: string): Promise<StageFolder[]> {
-  let names: string[];
-  try {
-    names = await readdir(join(runDir, 'stages'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
+  const names = await unlessMissing(readdir(join(runDir, 'stages')), []);
   const folders: StageFolder[] = [];
   for (const folder of names) {
     const match = /^(.+)-[0-9a-f]{12}$/.exec(folder);
@@ -155,13 +145,8 @@ export type MetricsLine = Record<string, unknown> & { stage?: string; step?: num
 
 /** metrics.jsonl's lines, and the numbers of those that are not JSON (a line cut short). */
 export async function readMetrics(runDir: string): Promise<{ lines: MetricsLine[]; broken: number[] }> {
-  let text: string;
-  try {
-    text = await readFile(join(runDir, 'metrics.jsonl'), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], broken: [] };
-    throw error;
-  }
+  const text = await unlessMissing(readFile(join(runDir, 'metrics.jsonl'), 'utf8'), null);
+  if (text === null) return { lines: [], broken: [] };
   const lines: MetricsLine[] = [];
   const broken: number[] = [];
   text.split('\n').forEach((line, i) => {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { syncDirectory } from './atomic.ts';
 import { CheckpointError } from './error.ts';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.ts';
+import { unlessMissing } from '../util/missing.ts';
 
 // A checkpoint is a directory `<run>/checkpoints/step-000300/` holding
 //   model.safetensors      the weights, under Hugging Face Llama names; its __metadata__ holds
@@ -55,13 +56,7 @@ export function checkpointDir(runDir: string, step: number): string {
 
 /** The steps of a run's complete checkpoints, oldest first. */
 export async function checkpointSteps(runDir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(join(runDir, 'checkpoints'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await unlessMissing(readdir(join(runDir, 'checkpoints')), []);
   // `.tmp` directories of unfinished saves, and anything else, are not checkpoints.
   const steps = names.flatMap((name) => /^step-(\d+)$/.exec(name)?.[1] ?? []).map(Number);
   return steps.sort((a, b) => a - b);
