@@ -1,36 +1,38 @@
-// Every webgpu kernel, forward and backward, against the cpu reference on random inputs of
-// awkward sizes (not multiples of the workgroup size or of the 4-wide tiles). Gradients and
+// Every webgpu kernel and every op of the cpu backend with BLAS, forward and backward, against the
+// cpu reference on random inputs of awkward sizes (not multiples of the workgroup size or of the
+// 4-wide tiles). Gradients and
 // overwritten outputs start filled with random values, so that a kernel which skips an element
 // or overwrites where it should accumulate is caught.
 //
-// Tolerance: worstError (|gpu - cpu| / (1 + |cpu|), see test/support/gpu.ts) <= 1e-5 for sums of
-// products (float32 rounding over up to ~100 terms, in another order or with fused multiply-add),
-// 1e-4 where exp, log, sin or cos run in float32 on the GPU against float64 on the cpu.
+// Tolerance: worstError (|actual - cpu| / (1 + |cpu|), see test/support/gpu.ts) <= 1e-5 for sums
+// of products (float32 rounding over up to ~100 terms, in another order or with fused
+// multiply-add), 1e-4 where exp, log, sin or cos run in float32 on the GPU against float64 on the
+// cpu (BLAS keeps the cpu's float64 transcendentals; its softmax rows are float32 like the GPU's).
 
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Backend, Tensor } from '../src/backend/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
-import { webgpuForTests } from '../src/backend/select.ts';
 import { Random } from '../src/util/random.ts';
+import { acceleratedBackendsForTests } from './support/backends.ts';
 import { ints, runOp, uniform, worstError, type Arrays } from './support/gpu.ts';
 
 const ARITHMETIC = 1e-5;
 const TRANSCENDENTAL = 1e-4;
 
-const gpu = await webgpuForTests();
+const backends = await acceleratedBackendsForTests();
 const cpu = new CpuBackend();
-afterAll(() => gpu.backend?.destroy());
+afterAll(() => backends.forEach(({ backend }) => backend?.destroy()));
 
-/** Runs `op` on both backends and expects every output within `tolerance` of the cpu's. */
-async function expectSameOnBoth(
-  inputs: Arrays, op: (backend: Backend, t: Record<string, Tensor>) => void, outputs: string[], tolerance: number,
-): Promise<void> {
-  const expected = await runOp(cpu, inputs, op, outputs);
-  const actual = await runOp(gpu.backend!, inputs, op, outputs);
-  for (const name of outputs) expect(worstError(actual[name], expected[name]), name).toBeLessThanOrEqual(tolerance);
-}
+for (const { name: backendName, backend, skipReason } of backends) describe.skipIf(!backend)(`${backendName} kernels match the cpu reference ${skipReason}`, () => {
+  /** Runs `op` on the cpu reference and on the backend under test; every output within `tolerance` of the cpu's. */
+  async function expectSameOnBoth(
+    inputs: Arrays, op: (backend: Backend, t: Record<string, Tensor>) => void, outputs: string[], tolerance: number,
+  ): Promise<void> {
+    const expected = await runOp(cpu, inputs, op, outputs);
+    const actual = await runOp(backend!, inputs, op, outputs);
+    for (const name of outputs) expect(worstError(actual[name], expected[name]), name).toBeLessThanOrEqual(tolerance);
+  }
 
-describe.skipIf(!gpu.backend)(`webgpu kernels match the cpu reference ${gpu.skipReason}`, () => {
   const random = new Random(11);
   const N = 37, C = 52, V = 97;
 

@@ -1,15 +1,15 @@
 // A whole training step (forward, log-probabilities, loss, every gradient, clipping and the AdamW
-// update) on webgpu against the cpu reference, from the same weights and batch, for two steps so
-// that the optimizer moments carried between steps are checked too. Tied and untied embeddings;
+// update) on webgpu and on the cpu backend with BLAS against the cpu reference, from the same
+// weights and batch, for two steps so that the optimizer moments carried between steps are
+// checked too. Tied and untied embeddings;
 // awkward sizes (vocabulary 97, head size 6, SwiGLU hidden 52, T = 13).
 //
-// Tolerance: worstError (|gpu - cpu| / (1 + |cpu|)) <= 1e-4 for the loss, gradient norm, every
+// Tolerance: worstError (|actual - cpu| / (1 + |cpu|)) <= 1e-4 for the loss, gradient norm, every
 // gradient and every parameter: float32 rounding of two backends summing in different orders,
 // carried through two layers and two steps (observed ~1e-6). Learning rate 1e-3 moves weights
 // by ~1e-3 per step, far above that tolerance, so an update that is skipped or wrong is caught.
 
 import { afterAll, describe, expect, test } from 'vitest';
-import { webgpuForTests } from '../src/backend/select.ts';
 import type { Backend } from '../src/backend/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { modelConfig } from '../src/model/config.ts';
@@ -19,14 +19,15 @@ import { initParams } from '../src/model/params.ts';
 import { trainStep } from '../src/model/train-step.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
+import { acceleratedBackendsForTests } from './support/backends.ts';
 import { ints, worstError } from './support/gpu.ts';
 
 const TOLERANCE = 1e-4;
 
-const gpu = await webgpuForTests();
-afterAll(() => gpu.backend?.destroy());
+const backends = await acceleratedBackendsForTests();
+afterAll(() => backends.forEach(({ backend }) => backend?.destroy()));
 
-describe.skipIf(!gpu.backend)(`a training step on webgpu matches the cpu ${gpu.skipReason}`, () => {
+for (const { name, backend, skipReason } of backends) describe.skipIf(!backend)(`a training step on ${name} matches the cpu ${skipReason}`, () => {
   for (const tiedEmbeddings of [false, true]) {
     test(`two steps, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
       const config = modelConfig({ vocabSize: 97, layers: 2, dim: 18, heads: 3, ffnHidden: 52, context: 13, tiedEmbeddings });
@@ -37,7 +38,7 @@ describe.skipIf(!gpu.backend)(`a training step on webgpu matches the cpu ${gpu.s
       const mask = Float32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? 0 : 1));
       const lossHead = (logp: Float32Array) => maskedCrossEntropy(logp, mask);
 
-      const runs = [new CpuBackend(), gpu.backend!].map((backend: Backend) => {
+      const runs = [new CpuBackend(), backend!].map((backend: Backend) => {
         const model = new Transformer(backend, config, flat);
         return { model, optimizer: new AdamW(model, { maxGradNorm: 0.5 }) };
       });
@@ -45,12 +46,12 @@ describe.skipIf(!gpu.backend)(`a training step on webgpu matches the cpu ${gpu.s
         const [expected, actual] = await Promise.all(runs.map(({ model, optimizer }) => trainStep(model, optimizer, batch, lossHead, 1e-3)));
         expect(Math.abs(actual.loss - expected.loss) / (1 + expected.loss), 'loss').toBeLessThanOrEqual(TOLERANCE);
         expect(Math.abs(actual.gradNorm - expected.gradNorm) / (1 + expected.gradNorm), 'gradient norm').toBeLessThanOrEqual(TOLERANCE);
-        const [cpu, webgpu] = runs.map(({ model }) => model);
+        const [cpu, other] = runs.map(({ model }) => model);
         for (const [i, spec] of cpu.specs.entries()) {
-          const gradError = worstError(await webgpu.backend.read(webgpu.grads[i]), await cpu.backend.read(cpu.grads[i]));
+          const gradError = worstError(await other.backend.read(other.grads[i]), await cpu.backend.read(cpu.grads[i]));
           expect(gradError, `gradient of ${spec.name} at step ${step + 1}`).toBeLessThanOrEqual(TOLERANCE);
         }
-        expect(worstError(await webgpu.exportFlat(), await cpu.exportFlat()), `parameters after step ${step + 1}`).toBeLessThanOrEqual(TOLERANCE);
+        expect(worstError(await other.exportFlat(), await cpu.exportFlat()), `parameters after step ${step + 1}`).toBeLessThanOrEqual(TOLERANCE);
       }
     });
   }

@@ -1,11 +1,14 @@
 // The whole model's backward against central finite differences of the masked cross-entropy,
-// on every parameter of a tiny model, tied and untied. Weights are drawn wider than the real
+// on every parameter of a tiny model, tied and untied, on the cpu reference and on the cpu
+// backend with BLAS. Weights are drawn wider than the real
 // initialisation so that every path carries a gradient well above float32 noise.
 //
 // Tolerance: |numeric - analytic| <= 2e-3 * max(0.05, |analytic|) per parameter, h = 1e-2. The
 // loss is a float32 forward pass through two layers; its rounding noise divided by 2h is ~1e-5.
 
 import { describe, expect, test } from 'vitest';
+import { blasForTests } from '../src/backend/select.ts';
+import type { Backend } from '../src/backend/backend.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { modelConfig } from '../src/model/config.ts';
 import { maskedCrossEntropy } from '../src/model/loss.ts';
@@ -18,13 +21,16 @@ import { uniform } from './support/gpu.ts';
 const STEP = 1e-2;
 const TOLERANCE = 2e-3;
 
-describe('transformer backward matches central finite differences', () => {
+const blas = await blasForTests();
+const backends: { name: string; backend: Backend | null; skipReason: string }[] = [{ name: 'cpu', backend: new CpuBackend(), skipReason: '' }, { name: 'blas', ...blas }];
+
+for (const { name, backend: backendUnderTest, skipReason } of backends) describe.skipIf(!backendUnderTest)(`${name}: transformer backward matches central finite differences ${skipReason}`, () => {
   for (const tiedEmbeddings of [false, true]) {
     test(`every parameter, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
       const config = modelConfig({ vocabSize: 11, layers: 2, dim: 8, heads: 2, ffnHidden: 12, context: 8, tiedEmbeddings });
       const random = new Random(tiedEmbeddings ? 2 : 1);
       const flat = uniform(random, paramCount(config), 0.5);
-      const backend = new CpuBackend();
+      const backend = backendUnderTest!;
       const model = new Transformer(backend, config, flat);
       const B = 2, T = 5;
       const inputs = Int32Array.from({ length: B * T }, () => random.int(0, config.vocabSize - 1));

@@ -1,5 +1,9 @@
-// Which backend runs the compute: RPT_BACKEND=webgpu|cpu forces one; otherwise webgpu when an
-// adapter exists (a GPU, or lavapipe on a machine without one), else the cpu reference.
+// Which backend runs the compute. RPT_BACKEND=webgpu|cpu forces one; `auto` (the default) takes
+// the fastest for the machine: webgpu on a hardware GPU; where the only adapter is a software
+// one (lavapipe, SwiftShader) or there is none, the cpu backend with the system BLAS; failing
+// that, webgpu on the software adapter, and last the cpu backend's TypeScript kernels.
+import { BlasCpuBackend } from '../cpu/blas/backend.ts';
+import { loadBlas } from '../cpu/blas/library.ts';
 import { CpuBackend } from '../cpu/backend.ts';
 import type { Backend } from './backend.ts';
 
@@ -13,26 +17,74 @@ export function backendKindFromEnv(): BackendKind {
   throw new Error(`RPT_BACKEND must be webgpu, cpu or auto, not "${value}"`);
 }
 
-/**
- * A backend of the given kind. 'auto' falls back to cpu with a one-line notice on stderr when
- * WebGPU cannot start; 'webgpu' then fails with the cause.
- */
+/** A backend and why it was chosen, e.g. "auto: the only WebGPU adapter is a software one (llvmpipe: ...)". */
+export interface BackendChoice {
+  backend: Backend;
+  reason: string;
+}
+
+/** The backend of the given kind (see selectBackend). */
 export async function createBackend(kind: BackendKind = backendKindFromEnv()): Promise<Backend> {
-  if (kind === 'cpu') return new CpuBackend();
-  try {
-    return await createWebGpuBackend();
-  } catch (error) {
-    const cause = error instanceof Error ? error.message : String(error);
-    if (kind === 'webgpu') throw new Error(`the webgpu backend cannot start: ${cause}`, { cause: error });
-    console.error(`rpt: ${cause}; computing on the cpu backend`);
-    return new CpuBackend();
+  return (await selectBackend(kind)).backend;
+}
+
+/**
+ * A backend of the given kind and the reason for it. A fallback to slower kernels than the kind
+ * promises (the cpu backend without BLAS, webgpu on a software adapter under auto) prints one
+ * line on stderr; 'webgpu' without an adapter fails with the cause.
+ */
+export async function selectBackend(kind: BackendKind = backendKindFromEnv()): Promise<BackendChoice> {
+  if (kind === 'webgpu') {
+    try {
+      return { backend: await createWebGpuBackend(), reason: 'webgpu as asked' };
+    } catch (error) {
+      throw new Error(`the webgpu backend cannot start: ${message(error)}`, { cause: error });
+    }
   }
+  if (kind === 'cpu') {
+    const blas = await loadBlas();
+    if (blas.blas) return { backend: new BlasCpuBackend(blas.blas), reason: 'cpu as asked' };
+    notice(`${blas.error}; the cpu backend computes with its TypeScript kernels`);
+    return { backend: new CpuBackend(), reason: `cpu as asked, without BLAS (${blas.error})` };
+  }
+
+  const adapter = await probeAdapter();
+  if (adapter.found && !adapter.software) {
+    return { backend: await createWebGpuBackend(), reason: `auto: a hardware WebGPU adapter (${adapter.name})` };
+  }
+  const why = adapter.found ? `the only WebGPU adapter is a software one (${adapter.name})` : adapter.problem;
+  const blas = await loadBlas();
+  if (blas.blas) return { backend: new BlasCpuBackend(blas.blas), reason: `auto: ${why}, and the system BLAS loads` };
+  if (adapter.found) {
+    notice(`${blas.error}; computing on webgpu on its software adapter`);
+    return { backend: await createWebGpuBackend(), reason: `auto: ${why}, and no BLAS loads (${blas.error})` };
+  }
+  notice(`${why}, and ${blas.error}; computing on the cpu backend's TypeScript kernels`);
+  return { backend: new CpuBackend(), reason: `auto: ${why}, and no BLAS loads (${blas.error})` };
+}
+
+function notice(line: string): void {
+  console.error(`rpt: ${line}`);
 }
 
 // Loaded on demand, so that a machine whose Dawn library cannot load still gets the cpu backend.
 async function createWebGpuBackend(): Promise<Backend> {
   const { WebGpuBackend } = await import('../gpu/backend.ts');
   return WebGpuBackend.create();
+}
+
+async function probeAdapter(): Promise<{ found: true; software: boolean; name: string } | { found: false; problem: string }> {
+  try {
+    const { probeGpuAdapter } = await import('../gpu/device.ts');
+    const adapter = await probeGpuAdapter();
+    return adapter ? { found: true, ...adapter } : { found: false, problem: 'no WebGPU adapter found' };
+  } catch (error) {
+    return { found: false, problem: `WebGPU cannot start (${message(error)})` };
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -45,8 +97,18 @@ export async function webgpuForTests(): Promise<{ backend: Backend | null; skipR
     return { backend: await createBackend('webgpu'), skipReason: '' };
   } catch (error) {
     if (process.env.CI) throw error;
-    const skipReason = `skipping GPU tests: ${error instanceof Error ? error.message : String(error)}`;
+    const skipReason = `skipping GPU tests: ${message(error)}`;
     console.warn(skipReason);
     return { backend: null, skipReason };
   }
+}
+
+/** For BLAS test files: the BLAS cpu backend, or why there is none; like webgpuForTests, fatal under CI. */
+export async function blasForTests(): Promise<{ backend: Backend | null; skipReason: string }> {
+  const blas = await loadBlas();
+  if (blas.blas) return { backend: new BlasCpuBackend(blas.blas), skipReason: '' };
+  if (process.env.CI) throw new Error(`the BLAS tests cannot run: ${blas.error}`);
+  const skipReason = `skipping BLAS tests: ${blas.error}`;
+  console.warn(skipReason);
+  return { backend: null, skipReason };
 }

@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
-import { createBackend, type BackendKind } from '../backend/select.ts';
+import { selectBackend, type BackendKind } from '../backend/select.ts';
 import { formatDuration } from '../stages/progress.ts';
 import { CheckpointEvaluator } from '../../runtime/evaluator.ts';
 import { ActorRptLoop } from '../../runtime/rpt-graph.ts';
@@ -80,8 +80,9 @@ async function runFile(file: string, overrides: string[], ir: ExperimentIR, flag
   const { runDir, baseDir } = runLocation(ir, file);
   let backend: Backend | undefined;
   try {
-    backend = await createBackend(flags.backend);
-    reporter.log(`${ir.name}: run into ${runDir} on ${backend.description}${flags.watch ? `, watching ${file}` : ''}`);
+    const choice = await selectBackend(flags.backend);
+    backend = choice.backend;
+    reporter.log(`${ir.name}: run into ${runDir} on ${backend.description} (${choice.reason})${flags.watch ? `, watching ${file}` : ''}`);
     const samplerBackend = backend instanceof CpuBackend ? 'cpu' : 'webgpu';
     const outcome = await runExperiment({
       file, overrides, ir, runDir, baseDir, backend, fresh: flags.fresh, watch: flags.watch, signal: controller.signal,

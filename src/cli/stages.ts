@@ -1,6 +1,6 @@
 import type { ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
-import { createBackend, type BackendKind } from '../backend/select.ts';
+import { selectBackend, type BackendKind } from '../backend/select.ts';
 import { runStages, STAGE_TARGETS, type StageDone, type StageTarget } from '../stages/pipeline.ts';
 import { formatDuration } from '../stages/progress.ts';
 import { BACKEND_HELP, BACKEND_OPTION, backendProblem, checkExperiment, EXIT_INTERRUPTED, formatStage, progressReporter, runLocation } from './experiment.ts';
@@ -59,8 +59,9 @@ async function runTarget(ir: ExperimentIR, target: StageTarget, file: string, ba
   const done: StageDone[] = [];
   let backend: Backend | undefined;
   try {
-    backend = await createBackend(backendKind);
-    reporter.log(`${ir.name}: ${target} on ${backend.description}`);
+    const choice = await selectBackend(backendKind);
+    backend = choice.backend;
+    reporter.log(`${ir.name}: ${target} on ${backend.description} (${choice.reason})`);
     await runStages(ir, target, { ...runLocation(ir, file), backend, onProgress: reporter.update, signal: controller.signal, onStage: (stage) => done.push(stage) });
     io.out(`${done.flatMap((stage) => formatStage(stage, ir)).join('\n')}\nwall time ${formatDuration(performance.now() - started)}`);
     return EXIT_OK;

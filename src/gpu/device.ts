@@ -16,6 +16,20 @@ export interface GpuDevice {
 Object.assign(globalThis, globals);
 
 /**
+ * The adapter requestGpuDevice would take, without opening a device: its name and whether it is a
+ * software rasteriser (lavapipe, SwiftShader), which the cpu backend with BLAS outruns; null when
+ * there is none.
+ */
+export async function probeGpuAdapter(): Promise<{ name: string; software: boolean } | null> {
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const info = adapter.info;
+  const software = info.isFallbackAdapter || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+  return { name: info.description || info.device || 'unnamed adapter', software };
+}
+
+/**
  * An adapter (a discrete GPU when there is one, else whatever Vulkan adapter exists) and a device
  * with the adapter's full buffer limits. Each worker thread calls this for its own device.
  */

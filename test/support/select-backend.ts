@@ -1,6 +1,6 @@
-// Creates the backend that RPT_BACKEND asks for, names it and destroys it.
-import { createBackend } from '../../src/backend/select.ts';
+// Selects the backend that RPT_BACKEND asks for, names it with the reason, and destroys it.
+import { selectBackend } from '../../src/backend/select.ts';
 
-const backend = await createBackend();
-console.log(`chose ${backend.name}`);
+const { backend, reason } = await selectBackend();
+console.log(`chose ${backend.name}: ${reason}\n${backend.description}`);
 backend.destroy();

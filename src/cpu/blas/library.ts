@@ -1,0 +1,101 @@
+// The system BLAS, reached through koffi (an FFI whose prebuilt binaries ship inside its npm
+// package: no compiler and no download at install time). Only single-precision GEMM is used:
+// every matrix product of the cpu backend is one call of it, on typed arrays passed by pointer
+// (koffi hands the C function the array's own memory; nothing is copied).
+
+/** A loaded BLAS: C[M,N] = alpha * op(A) @ op(B) + beta * C, all row-major. */
+export interface Blas {
+  /** e.g. "OpenBLAS 0.3.21, SkylakeX kernel, 2 threads (libopenblas.so.0)" */
+  readonly description: string;
+  /**
+   * op(A) is [M,K] (A stored [M,K] with row stride lda, or [K,M] when transA); op(B) is [K,N]
+   * (B stored [K,N] with row stride ldb, or [N,K] when transB); C [M,N] with row stride ldc.
+   * A, B and C start at the first element of the views given (use subarray for offsets).
+   */
+  sgemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number,
+    beta: number, C: Float32Array, ldc: number,
+  ): void;
+}
+
+/** The library tried, and why none was loaded when none was. */
+export type BlasLoad = { blas: Blas; error?: undefined } | { blas?: undefined; error: string };
+
+type Koffi = typeof import('koffi');
+type LibraryHandle = import('koffi').LibraryHandle;
+
+const CBLAS_ROW_MAJOR = 101;
+const CBLAS_NO_TRANS = 111;
+const CBLAS_TRANS = 112;
+
+/** Where the system BLAS usually is, per platform; RPT_BLAS overrides. */
+function candidates(): string[] {
+  switch (process.platform) {
+    case 'darwin':
+      return ['/System/Library/Frameworks/Accelerate.framework/Accelerate', 'libopenblas.dylib'];
+    case 'win32':
+      return ['libopenblas.dll'];
+    default:
+      return ['libopenblas.so.0', 'libopenblas.so'];
+  }
+}
+
+/**
+ * The BLAS named by RPT_BLAS (a library path, or `none` for the TypeScript kernels), else the
+ * first of the platform's usual libraries that loads and exports cblas_sgemm.
+ */
+export async function loadBlas(setting = process.env.RPT_BLAS): Promise<BlasLoad> {
+  if (setting === 'none') return { error: 'RPT_BLAS=none' };
+  let koffi: Koffi;
+  try {
+    koffi = await import('koffi');
+  } catch (error) {
+    return { error: `the FFI package koffi cannot load (${message(error)})` };
+  }
+  const names = setting ? [setting] : candidates();
+  const failures: string[] = [];
+  for (const name of names) {
+    try {
+      return { blas: bind(koffi, name) };
+    } catch (error) {
+      failures.push(`${name}: ${message(error)}`);
+    }
+  }
+  const where = setting ? `RPT_BLAS=${setting}` : 'no system BLAS found';
+  return { error: `${where} (${failures.join('; ')})` };
+}
+
+function bind(koffi: Koffi, name: string): Blas {
+  const library = koffi.load(name);
+  const gemm = library.func(
+    'void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
+      'const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)',
+  );
+  return {
+    description: `${describe(library)} (${name})`,
+    sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
+      if (M === 0 || N === 0) return;
+      gemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    },
+  };
+}
+
+/** OpenBLAS names its version, the kernel it chose for this processor and its thread count. */
+function describe(library: LibraryHandle): string {
+  try {
+    const config = library.func('const char *openblas_get_config()')() as string;
+    const core = library.func('const char *openblas_get_corename()')() as string;
+    const threads = library.func('int openblas_get_num_threads()')() as number;
+    const version = config.split(' ')[1] ?? '';
+    const forced = process.env.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : '';
+    return `OpenBLAS ${version}, ${core} kernel, ${threads} thread${threads === 1 ? '' : 's'}${forced}`;
+  } catch {
+    return 'BLAS';
+  }
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0];
+}
