@@ -1,5 +1,6 @@
 // The loss head: log-probabilities of given tokens under softmax(logits). Losses are built on
 // top of these by the caller, which hands back their derivative dlogp.
+import { exp } from './exp.ts';
 
 /** logp[N] = log softmax(logits[n, :])[targets[n]] */
 export function logprobForward(logp: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): void {
@@ -16,8 +17,17 @@ export function logprobBackward(
   for (let n = 0; n < N; n++) {
     checkTarget(targets[n], n, V);
     const row = n * V;
-    const lse = logSumExp(logits, row, V);
-    for (let v = 0; v < V; v++) dlogits[row + v] = -dlogp[n] * Math.exp(logits[row + v] - lse);
+    // softmax in two passes over the row: exp(logit - max) into dlogits, then scaled by -dlogp / sum
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
+    let sum = 0;
+    for (let v = 0; v < V; v++) {
+      const e = exp(logits[row + v] - max);
+      dlogits[row + v] = e;
+      sum += e;
+    }
+    const scale = -dlogp[n] / sum;
+    for (let v = 0; v < V; v++) dlogits[row + v] *= scale;
     dlogits[row + targets[n]] += dlogp[n];
   }
 }
@@ -27,7 +37,7 @@ export function logSumExp(x: Float32Array, offset: number, V: number): number {
   let max = -Infinity;
   for (let v = 0; v < V; v++) if (x[offset + v] > max) max = x[offset + v];
   let sum = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(x[offset + v] - max);
+  for (let v = 0; v < V; v++) sum += exp(x[offset + v] - max);
   return max + Math.log(sum);
 }
 

@@ -10,7 +10,7 @@ export function ropeForward(
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < NH; h++) {
       for (let i = 0; i < half; i++) {
-        const first = (n * NH + h) * HS + i, second = first + half, angle = n * half + i;
+        const first = (n * NH + h) * HS + i, second = first + half, angle = positions[n] * half + i;
         const x1 = inp[first], x2 = inp[second];
         out[first] = x1 * cos[angle] - x2 * sin[angle];
         out[second] = x2 * cos[angle] + x1 * sin[angle];
@@ -28,7 +28,7 @@ export function ropeBackward(
   for (let n = 0; n < N; n++) {
     for (let h = 0; h < NH; h++) {
       for (let i = 0; i < half; i++) {
-        const first = (n * NH + h) * HS + i, second = first + half, angle = n * half + i;
+        const first = (n * NH + h) * HS + i, second = first + half, angle = positions[n] * half + i;
         const d1 = dout[first], d2 = dout[second];
         dinp[first] += d1 * cos[angle] + d2 * sin[angle];
         dinp[second] += d2 * cos[angle] - d1 * sin[angle];
@@ -37,16 +37,28 @@ export function ropeBackward(
   }
 }
 
-/** cos and sin [N, HS/2] of positions[n] * theta^(-2i/HS), shared by every head */
+// The angles of the positions seen so far, kept across calls (one table per thread): the same
+// few positions recur in every layer and step, and cos/sin cost more than the rotation itself.
+let table = { theta: 0, HS: 0, cos: new Float64Array(0), sin: new Float64Array(0) };
+
+/** cos and sin [P, HS/2] of p * theta^(-2i/HS) for every position p up to the largest in positions[0..N) */
 function ropeAngles(positions: Int32Array, N: number, HS: number, theta: number): { cos: Float64Array; sin: Float64Array } {
   const half = HS / 2;
-  const cos = new Float64Array(N * half), sin = new Float64Array(N * half);
-  for (let i = 0; i < half; i++) {
-    const frequency = Math.pow(theta, (-2 * i) / HS);
-    for (let n = 0; n < N; n++) {
-      cos[n * half + i] = Math.cos(positions[n] * frequency);
-      sin[n * half + i] = Math.sin(positions[n] * frequency);
-    }
+  let P = 0;
+  for (let n = 0; n < N; n++) {
+    if (!(positions[n] >= 0)) throw new RangeError(`position ${positions[n]} at row ${n} is negative`);
+    P = Math.max(P, positions[n] + 1);
   }
-  return { cos, sin };
+  if (table.theta !== theta || table.HS !== HS || table.cos.length < P * half) {
+    const cos = new Float64Array(P * half), sin = new Float64Array(P * half);
+    for (let i = 0; i < half; i++) {
+      const frequency = Math.pow(theta, (-2 * i) / HS);
+      for (let p = 0; p < P; p++) {
+        cos[p * half + i] = Math.cos(p * frequency);
+        sin[p * half + i] = Math.sin(p * frequency);
+      }
+    }
+    table = { theta, HS, cos, sin };
+  }
+  return table;
 }
