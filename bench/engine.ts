@@ -16,7 +16,7 @@ import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
 import { printFigures, type Figure } from './report.ts';
 
-const config = modelConfig({ vocabSize: 512, layers: 4, dim: 128, heads: 4, context: 128, ffnHidden: 512 });
+export const config = modelConfig({ vocabSize: 512, layers: 4, dim: 128, heads: 4, context: 128, ffnHidden: 512 });
 const OP_B = 64;
 const TRAIN_B = 16;
 const SAMPLE_B = 64;
@@ -98,8 +98,20 @@ async function opTimings(backend: Backend, budgetMs: number): Promise<Figure[]> 
   return figures;
 }
 
+/** GFLOP/s of one 512 x 512 x 512 matmulForward, the figure opTimings calls matmul_forward_512cubed_..._gflops. */
+export async function matmulGflops512(backend: Backend, budgetMs: number): Promise<number> {
+  const random = new Random(1), n = 512;
+  const f32 = () => backend.upload(Float32Array.from({ length: n * n }, () => random.float() * 2 - 1));
+  const inp = f32(), weight = f32(), out = f32();
+  try {
+    return (2 * n ** 3) / (await msPerCall(backend, () => backend.matmulForward(out, inp, weight, n, n, n), budgetMs)) / 1e6;
+  } finally {
+    [inp, weight, out].forEach((tensor) => backend.release(tensor));
+  }
+}
+
 /** Training tokens/s: whole steps (forward, loss readback, backward, AdamW) of TRAIN_B x context tokens. */
-async function trainingSpeed(backend: Backend, steps: number): Promise<number> {
+export async function trainingSpeed(backend: Backend, steps: number): Promise<number> {
   const model = new Transformer(backend, config, initParams(config, 1));
   const optimizer = new AdamW(model);
   const random = new Random(2);
@@ -116,7 +128,7 @@ async function trainingSpeed(backend: Backend, steps: number): Promise<number> {
 }
 
 /** Sampling tokens/s: SAMPLE_B sequences from PROMPT-token prompts to the full context through the KV cache. */
-async function samplingSpeed(backend: Backend, newTokens: number): Promise<number> {
+export async function samplingSpeed(backend: Backend, newTokens: number): Promise<number> {
   const model = new Transformer(backend, config, initParams(config, 1));
   const random = new Random(3);
   const request = (maxNewTokens: number) => ({
