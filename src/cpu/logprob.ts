@@ -41,6 +41,6 @@ export function logSumExp(x: Float32Array, offset: number, V: number): number {
   return max + Math.log(sum);
 }
 
-function checkTarget(target: number, n: number, V: number): void {
+export function checkTarget(target: number, n: number, V: number): void {
   if (!(target >= 0 && target < V)) throw new RangeError(`target ${target} at row ${n} is outside the vocabulary of ${V}`);
 }

@@ -42,7 +42,7 @@ export function ropeBackward(
 let table = { theta: 0, HS: 0, cos: new Float64Array(0), sin: new Float64Array(0) };
 
 /** cos and sin [P, HS/2] of p * theta^(-2i/HS) for every position p up to the largest in positions[0..N) */
-function ropeAngles(positions: Int32Array, N: number, HS: number, theta: number): { cos: Float64Array; sin: Float64Array } {
+export function ropeAngles(positions: Int32Array, N: number, HS: number, theta: number): { cos: Float64Array; sin: Float64Array } {
   const half = HS / 2;
   let P = 0;
   for (let n = 0; n < N; n++) {

@@ -1,5 +1,6 @@
-// Attention of new queries against the KV cache, each head's products through BLAS.
-import { softmaxRow } from './attention.ts';
+// Attention of new queries against the KV cache, each head's products through BLAS and its
+// softmax in the SIMD kernels (scores in the SIMD module's memory, as in attention.ts).
+import { regions, simdKernels } from '../simd/kernels.ts';
 import type { Blas } from './library.ts';
 
 /**
@@ -11,18 +12,22 @@ export function attentionDecode(
   B: number, Tq: number, NH: number, HS: number, Tmax: number,
 ): void {
   const C = NH * HS;
-  const scores = new Float32Array(Tq * Tmax);
+  const { at: [scoresAt, countsAt], f32: [scores], i32: [, counts] } = regions([Tq * Tmax, Tq]);
   for (let b = 0; b < B; b++) {
     // Every query of the sequence scores the keys up to the furthest one among them; each row
     // then masks the keys past its own position.
     let count = 0;
-    for (let t = 0; t < Tq; t++) count = Math.max(count, positions[b * Tq + t] + 1);
-    if (!(count >= 1 && count <= Tmax)) throw new RangeError(`cache position ${count - 1} is outside 0..${Tmax - 1}`);
+    for (let t = 0; t < Tq; t++) {
+      const position = positions[b * Tq + t];
+      if (!(position >= 0 && position < Tmax)) throw new RangeError(`cache position ${position} is outside 0..${Tmax - 1}`);
+      counts[t] = position + 1;
+      count = Math.max(count, counts[t]);
+    }
     for (let h = 0; h < NH; h++) {
       const query = b * Tq * C + h * HS, cached = b * Tmax * C + h * HS;
-      // scores[Tq,count] = q_h @ k_h^T / sqrt(HS)
+      // scores[Tq,count] = q_h @ k_h^T / sqrt(HS), then each row's softmax
       blas.sgemm(false, true, Tq, count, HS, 1 / Math.sqrt(HS), q.subarray(query), C, kCache.subarray(cached), C, 0, scores, count);
-      for (let t = 0; t < Tq; t++) softmaxRow(scores, t * count, positions[b * Tq + t] + 1, count);
+      simdKernels().softmaxRows(scoresAt, Tq, count, countsAt);
       // out_h[Tq,HS] = scores @ v_h
       blas.sgemm(false, false, Tq, HS, count, 1, scores, count, vCache.subarray(cached), C, 0, out.subarray(query), C);
     }
