@@ -2,6 +2,7 @@
 // the fastest for the machine: webgpu on a hardware GPU; where the only adapter is a software
 // one (lavapipe, SwiftShader) or there is none, the cpu backend with the system BLAS; failing
 // that, webgpu on the software adapter, and last the cpu backend's TypeScript kernels.
+import { isMainThread } from 'node:worker_threads';
 import { BlasCpuBackend } from '../cpu/blas/backend.ts';
 import { loadBlas } from '../cpu/blas/library.ts';
 import { CpuBackend } from '../cpu/backend.ts';
@@ -63,8 +64,9 @@ export async function selectBackend(kind: BackendKind = backendKindFromEnv()): P
   return { backend: new CpuBackend(), reason: `auto: ${why}, and no BLAS loads (${blas.error})` };
 }
 
+// Printed by the main thread only: actor threads make the same choice, and one line is enough.
 function notice(line: string): void {
-  console.error(`rpt: ${line}`);
+  if (isMainThread) console.error(`rpt: ${line}`);
 }
 
 // Loaded on demand, so that a machine whose Dawn library cannot load still gets the cpu backend.
