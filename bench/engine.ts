@@ -3,7 +3,8 @@
 // 4 heads, context 128, vocabulary 512, SwiGLU hidden 512): matmul GFLOP/s at 512^3 and at the
 // model's shapes for a batch of 64 x 128 tokens, the time of every other op at that batch (each
 // op repeated, then one sync: the average over the repeats), training tokens/s (whole steps of
-// 16 x 128 tokens) and sampling tokens/s (64 sequences through the KV cache).
+// 16 x 128 tokens) and sampling tokens/s (64 sequences through the KV cache); on the cpu backend
+// also each op's share of a training step's and of sampling's wall time.
 import type { Backend, Tensor } from '../src/backend/backend.ts';
 import { createBackend, type BackendKind } from '../src/backend/select.ts';
 import { modelConfig } from '../src/model/config.ts';
@@ -110,8 +111,11 @@ export async function matmulGflops512(backend: Backend, budgetMs: number): Promi
   }
 }
 
-/** Training tokens/s: whole steps (forward, loss readback, backward, AdamW) of TRAIN_B x context tokens. */
-export async function trainingSpeed(backend: Backend, steps: number): Promise<number> {
+/**
+ * Training tokens/s: whole steps (forward, loss readback, backward, AdamW) of TRAIN_B x context
+ * tokens; `timed` starts once the first step (compiling pipelines) is done.
+ */
+export async function trainingSpeed(backend: Backend, steps: number, timed: () => void = () => {}): Promise<number> {
   const model = new Transformer(backend, config, initParams(config, 1));
   const optimizer = new AdamW(model);
   const random = new Random(2);
@@ -122,13 +126,17 @@ export async function trainingSpeed(backend: Backend, steps: number): Promise<nu
   };
   const lossHead = (logp: Float32Array) => maskedCrossEntropy(logp, new Float32Array(tokens).fill(1));
   await trainStep(model, optimizer, batch(), lossHead, 1e-3); // compiles pipelines outside the timing
+  timed();
   const start = performance.now();
   for (let step = 0; step < steps; step++) await trainStep(model, optimizer, batch(), lossHead, 1e-3);
   return (steps * tokens) / ((performance.now() - start) / 1000);
 }
 
-/** Sampling tokens/s: SAMPLE_B sequences from PROMPT-token prompts to the full context through the KV cache. */
-export async function samplingSpeed(backend: Backend, newTokens: number): Promise<number> {
+/**
+ * Sampling tokens/s: SAMPLE_B sequences from PROMPT-token prompts to the full context through the
+ * KV cache; `timed` starts after a short warm-up generation.
+ */
+export async function samplingSpeed(backend: Backend, newTokens: number, timed: () => void = () => {}): Promise<number> {
   const model = new Transformer(backend, config, initParams(config, 1));
   const random = new Random(3);
   const request = (maxNewTokens: number) => ({
@@ -138,10 +146,60 @@ export async function samplingSpeed(backend: Backend, newTokens: number): Promis
     sampling: { temperature: 0.8, topK: 0, topP: 1 },
   });
   await generate(model, request(2)); // compiles pipelines outside the timing
+  timed();
   const start = performance.now();
   const generations = await generate(model, request(newTokens));
   const seconds = (performance.now() - start) / 1000;
   return generations.reduce((sum, generation) => sum + generation.tokens.length, 0) / seconds;
+}
+
+/**
+ * The backend with the time of every op call added up by op name. Only meaningful on the cpu
+ * backends, whose ops compute inside the call (webgpu's only record work).
+ */
+function timedOps(backend: Backend): { backend: Backend; times: Map<string, number> } {
+  const times = new Map<string, number>();
+  const proxy = new Proxy(backend, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } finally {
+          times.set(key, (times.get(key) ?? 0) + performance.now() - start);
+        }
+      };
+    },
+  });
+  return { backend: proxy, times };
+}
+
+/**
+ * Where a training step's and a sampling run's time goes on a cpu backend: each op's share of the
+ * wall time in percent, the rest (the loss head, sampling from the logits, bookkeeping) as `host`.
+ */
+async function opShares(backend: Backend, steps: number, newTokens: number): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const [what, run] of [
+    ['train', (b: Backend, timed: () => void) => trainingSpeed(b, steps, timed)],
+    ['sample', (b: Backend, timed: () => void) => samplingSpeed(b, newTokens, timed)],
+  ] as const) {
+    const { backend: timedBackend, times } = timedOps(backend);
+    let start = 0;
+    await run(timedBackend, () => {
+      times.clear();
+      start = performance.now();
+    });
+    const total = performance.now() - start;
+    const ops = [...times].sort((a, b) => b[1] - a[1]);
+    const host = total - ops.reduce((sum, [, ms]) => sum + ms, 0);
+    for (const [op, ms] of [...ops, ['host', host] as const]) {
+      figures.push({ name: `share_${what}_${op}_${backend.name}`, value: (100 * ms) / total, unit: '%' });
+    }
+  }
+  return figures;
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -154,6 +212,7 @@ export async function main(args: string[]): Promise<void> {
     figures.push({ name: `train_tokens_per_s_${backend.name}`, value: await trainingSpeed(backend, steps), unit: 'tokens/s' });
     const newTokens = Number(option(args, 'new-tokens', quick ? '16' : String(config.context - PROMPT)));
     figures.push({ name: `sample_tokens_per_s_${backend.name}`, value: await samplingSpeed(backend, newTokens), unit: 'tokens/s' });
+    if (backend.name === 'cpu') figures.push(...(await opShares(backend, steps, newTokens)));
     printFigures(figures, args);
   } finally {
     backend.destroy();
