@@ -1,16 +1,19 @@
 // The system BLAS as the cpu backend calls it, beyond the kernel comparisons of
 // gpu-kernels.test.ts: sgemm in all four transpose forms on strided views with accumulation,
-// shapes large enough for OpenBLAS's blocked and threaded paths, and decoding one token at
-// scattered cache positions.
+// products split between two threads, shapes large enough for OpenBLAS's blocked paths, and
+// decoding one token at scattered cache positions.
 //
 // Tolerance: worstError (|actual - expected| / (1 + |expected|)) <= 1e-5 against float64 sums
 // (float32 rounding over up to ~300 terms in BLAS's order), and against the cpu reference for ops.
 
+import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Backend, Tensor } from '../src/backend/backend.ts';
 import { blasForTests } from '../src/backend/select.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { loadBlas, type Blas } from '../src/cpu/blas/library.ts';
+import { SPLIT_MIN_MACS } from '../src/cpu/blas/second-thread.ts';
 import { Random } from '../src/util/random.ts';
 import { runOp, uniform, worstError } from './support/gpu.ts';
 
@@ -58,7 +61,24 @@ describe.skipIf(!under.backend)(`the cpu backend with BLAS ${under.skipReason}`,
     });
   }
 
-  test('matmul forward and backward at sizes that take the blocked, threaded path', async () => {
+  // M*N*K = 1.5 * SPLIT_MIN_MACS: the whole product is split between this thread and the helper
+  // (where there are two cores), each half alone is not.
+  for (const [transA, transB] of [[false, true], [false, false], [true, false]]) {
+    test(`a product split by rows equals its halves computed one by one, bit for bit (transA=${transA} transB=${transB})`, () => {
+      const N = 96, K = 128, M = Math.ceil((1.5 * SPLIT_MIN_MACS) / (N * K)), half = M >> 1;
+      const lda = transA ? M : K, ldb = transB ? K : N;
+      const A = uniform(random, M * K), B = uniform(random, N * K), C = uniform(random, M * N);
+      if (isMainThread && availableParallelism() > 1) expect(blas.description).toContain('split with a second thread');
+      const whole = C.slice(), halves = C.slice();
+      blas.sgemm(transA, transB, M, N, K, 1, A, lda, B, ldb, 1, whole, N);
+      blas.sgemm(transA, transB, half, N, K, 1, A, lda, B, ldb, 1, halves, N);
+      blas.sgemm(transA, transB, M - half, N, K, 1, transA ? A.subarray(half) : A.subarray(half * lda), lda, B, ldb, 1, halves.subarray(half * N), N);
+      expect(whole).toEqual(halves);
+      expect(worstError(whole, referenceGemm(transA, transB, M, N, K, 1, A, lda, B, ldb, 1, C, N))).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  test('matmul forward and backward at sizes that take the blocked path', async () => {
     const N = 301, C = 129, OC = 257;
     const inputs = {
       out: uniform(random, N * OC), inp: uniform(random, N * C), weight: uniform(random, OC * C),

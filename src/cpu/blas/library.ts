@@ -2,6 +2,9 @@
 // package: no compiler and no download at install time). Only single-precision GEMM is used:
 // every matrix product of the cpu backend is one call of it, on typed arrays passed by pointer
 // (koffi hands the C function the array's own memory; nothing is copied).
+import { availableParallelism } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
+import { secondThread, SPLIT_MIN_MACS } from './second-thread.ts';
 
 /** A loaded BLAS: C[M,N] = alpha * op(A) @ op(B) + beta * C, all row-major. */
 export interface Blas {
@@ -67,32 +70,66 @@ export async function loadBlas(setting = process.env.RPT_BLAS): Promise<BlasLoad
 }
 
 function bind(koffi: Koffi, name: string): Blas {
-  const library = koffi.load(name);
+  const library = withSingleThreadedOpenBlas(() => koffi.load(name));
   const gemm = library.func(
     'void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
       'const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)',
   );
+  const openblas = describeOpenBlas(library);
+  // The main thread lends its products' second halves to a helper when OpenBLAS is single-threaded.
+  const second = isMainThread && openblas?.threads === 1 && availableParallelism() > 1 ? secondThread(name) : undefined;
+  const helped = second ? ', large products split with a second thread' : '';
   return {
-    description: `${describe(library)} (${name})`,
+    description: `${openblas?.description ?? 'BLAS'}${helped} (${name})`,
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
-      gemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      const tA = transA ? CBLAS_TRANS : CBLAS_NO_TRANS, tB = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
+      if (second === undefined || M < 2 || M * N * K < SPLIT_MIN_MACS) {
+        gemm(CBLAS_ROW_MAJOR, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+      }
+      // rows [0, half) of C here, rows [half, M) on the helper; op(A)'s rows are A's columns when transposed
+      const half = M >> 1;
+      const aRest = transA ? A.subarray(half) : A.subarray(half * lda);
+      const address = (array: Float32Array) => Number(koffi.address(array));
+      second.run(
+        [CBLAS_ROW_MAJOR, tA, tB, M - half, N, K, alpha, address(aRest), lda, address(B), ldb, beta, address(C.subarray(half * ldc)), ldc],
+        () => gemm(CBLAS_ROW_MAJOR, tA, tB, half, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+      );
     },
   };
 }
 
+/**
+ * Loads the library with OpenBLAS single-threaded unless OPENBLAS_NUM_THREADS (or
+ * OMP_NUM_THREADS) says otherwise; OpenBLAS reads them once, when it loads. Its pthread build
+ * starts a pool of threads then and registers a fork handler that stops the pool, and that
+ * handler deadlocks when processes are spawned while other threads use the library (seen here:
+ * a test process hung in blas_thread_shutdown_ under fork). Single-threaded it starts no pool;
+ * the parallelism comes from the actor threads, and in the main thread from secondThread(). The
+ * variable is set only for the load, so child processes inherit the user's environment.
+ */
+function withSingleThreadedOpenBlas<T>(load: () => T): T {
+  if (process.env.OPENBLAS_NUM_THREADS !== undefined || process.env.OMP_NUM_THREADS !== undefined) return load();
+  process.env.OPENBLAS_NUM_THREADS = '1';
+  try {
+    return load();
+  } finally {
+    delete process.env.OPENBLAS_NUM_THREADS;
+  }
+}
+
 /** OpenBLAS names its version, the kernel it chose for this processor and its thread count. */
-function describe(library: LibraryHandle): string {
+function describeOpenBlas(library: LibraryHandle): { description: string; threads: number } | undefined {
   try {
     const config = library.func('const char *openblas_get_config()')() as string;
     const core = library.func('const char *openblas_get_corename()')() as string;
     const threads = library.func('int openblas_get_num_threads()')() as number;
     const version = config.split(' ')[1] ?? '';
     const forced = process.env.OPENBLAS_CORETYPE ? `, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}` : '';
-    return `OpenBLAS ${version}, ${core} kernel, ${threads} thread${threads === 1 ? '' : 's'}${forced}`;
+    return { description: `OpenBLAS ${version}, ${core} kernel, ${threads} thread${threads === 1 ? '' : 's'}${forced}`, threads };
   } catch {
-    return 'BLAS';
+    return undefined; // another BLAS
   }
 }
 
