@@ -7,6 +7,12 @@ export function sumSquares(out: Float32Array, x: Float32Array, n: number): void 
   out[0] += sum;
 }
 
+/** min(1, maxGradNorm / globalNorm) when clipping (maxGradNorm > 0), else 1 */
+export function clipFactor(gradSumSquares: Float32Array, { maxGradNorm }: AdamWSettings): number {
+  const globalNorm = Math.sqrt(gradSumSquares[0]);
+  return maxGradNorm > 0 && globalNorm > maxGradNorm ? maxGradNorm / globalNorm : 1;
+}
+
 /**
  * One AdamW step with bias correction and decoupled weight decay on n parameters; gradients are
  * scaled by min(1, maxGradNorm / globalNorm) first when maxGradNorm > 0.
@@ -15,9 +21,8 @@ export function adamw(
   param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, gradSumSquares: Float32Array, n: number,
   settings: AdamWSettings,
 ): void {
-  const { lr, beta1, beta2, eps, weightDecay, step, maxGradNorm } = settings;
-  const globalNorm = Math.sqrt(gradSumSquares[0]);
-  const clip = maxGradNorm > 0 && globalNorm > maxGradNorm ? maxGradNorm / globalNorm : 1;
+  const { lr, beta1, beta2, eps, weightDecay, step } = settings;
+  const clip = clipFactor(gradSumSquares, settings);
   const mCorrection = 1 - Math.pow(beta1, step);
   const vCorrection = 1 - Math.pow(beta2, step);
   for (let i = 0; i < n; i++) {

@@ -8,7 +8,10 @@ import { secondThread, SPLIT_MIN_MACS } from './second-thread.ts';
 
 /** A loaded BLAS: C[M,N] = alpha * op(A) @ op(B) + beta * C, all row-major. */
 export interface Blas {
-  /** e.g. "OpenBLAS 0.3.21, SkylakeX kernel, 2 threads (libopenblas.so.0)" */
+  /**
+   * e.g. "OpenBLAS 0.3.21, SkylakeX kernel, 1 thread, large products split with a second thread
+   * (libopenblas.so.0)"
+   */
   readonly description: string;
   /**
    * op(A) is [M,K] (A stored [M,K] with row stride lda, or [K,M] when transA); op(B) is [K,N]

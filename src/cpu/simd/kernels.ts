@@ -5,6 +5,7 @@
 // code. Each thread instantiates the module once, on first use.
 import { readFileSync } from 'node:fs';
 import type { AdamWSettings } from '../../backend/backend.ts';
+import { clipFactor } from '../adamw.ts';
 import { checkTarget } from '../logprob.ts';
 import { ropeAngles } from '../rope.ts';
 
@@ -228,9 +229,8 @@ export function adamw(
   param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, gradSumSquares: Float32Array, n: number,
   settings: AdamWSettings,
 ): void {
-  const { lr, beta1, beta2, eps, weightDecay, step, maxGradNorm } = settings;
-  const globalNorm = Math.sqrt(gradSumSquares[0]);
-  const clip = maxGradNorm > 0 && globalNorm > maxGradNorm ? maxGradNorm / globalNorm : 1;
+  const { lr, beta1, beta2, eps, weightDecay, step } = settings;
+  const clip = clipFactor(gradSumSquares, settings);
   const k = simdKernels();
   byRows(n, [
     { array: param, row: 1, copy: 'both' }, { array: m, row: 1, copy: 'both' }, { array: v, row: 1, copy: 'both' },
