@@ -8,7 +8,7 @@ import { checkFile } from '../dsl/check.ts';
 import { RUN_FILE } from '../runtime/run-state.ts';
 import { runExperiment } from '../runtime/run.ts';
 import { runCommand } from '../src/cli/run.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import { ProgressReporter } from '../src/stages/progress.ts';
 import { writeTinyExperiment } from './run-fixture.ts';
 import { temporaryDirectory } from './stages-fixture.ts';
@@ -49,7 +49,7 @@ describe('rpt run', () => {
     await mkdir(runDir);
     const record = JSON.stringify({ pid: process.ppid, file, started: 'then', updated: 'then', state: 'running' });
     await writeFile(join(runDir, RUN_FILE), record);
-    const backend = new CpuBackend();
+    const backend = await createBackend('cpu');
     const options = { file, overrides: [], ir: checkFile(file).ir!, runDir, baseDir: temp.dir, backend, watch: false, signal: new AbortController().signal, log: () => {} };
     await expect(runExperiment({ ...options, fresh: false })).rejects.toThrow(`${runDir} is in use by another rpt run (pid ${process.ppid}, started then); stop it first`);
     await expect(runExperiment({ ...options, fresh: true })).rejects.toThrow(`${runDir} is in use by another rpt run (pid ${process.ppid})`);

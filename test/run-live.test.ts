@@ -5,13 +5,13 @@ import { appendFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import { runStages } from '../src/stages/pipeline.ts';
 import { localLoop, rptHash, type RptLoopFactory } from '../src/stages/rpt.ts';
 import { metricsRows, rptSteps } from './run-fixture.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
-const backend = new CpuBackend();
+const backend = await createBackend('cpu');
 const inputs = { data: 'd', filter: 'f', policy: 'p' };
 const base = ['learner.steps=4', 'learner.batch=4', 'checkpoint.every=100'];
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;

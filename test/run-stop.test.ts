@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { checkpointDir, latestCheckpoint } from '../src/checkpoint/checkpoint.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import { loadModel } from '../src/stages/model-checkpoint.ts';
 import { runStages } from '../src/stages/pipeline.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
-const backend = new CpuBackend();
+const backend = await createBackend('cpu');
 const ir = tinyExperiment(['learner.steps=5', 'learner.batch=4', 'checkpoint.every=100']);
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;
 beforeAll(async () => {

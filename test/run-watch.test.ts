@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkFile } from '../dsl/check.ts';
 import { runExperiment, type RunOutcome } from '../runtime/run.ts';
 import { checkpointDir } from '../src/checkpoint/checkpoint.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import type { StageDone } from '../src/stages/pipeline.ts';
 import type { Progress } from '../src/stages/progress.ts';
 import { CHEAP_EVAL, metricsRows, rptSteps, writeTinyExperiment } from './run-fixture.ts';
 import { temporaryDirectory } from './stages-fixture.ts';
 
-const backend = new CpuBackend();
+const backend = await createBackend('cpu');
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;
 beforeAll(async () => {
   temp = await temporaryDirectory();

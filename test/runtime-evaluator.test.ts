@@ -12,14 +12,14 @@ import type { EvaluatorData } from '../runtime/evaluator-actor.ts';
 import { CheckpointEvaluator } from '../runtime/evaluator.ts';
 import { SupervisionError } from '../runtime/supervisor.ts';
 import { checkpointDir } from '../src/checkpoint/checkpoint.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import { checkpointEvaluation, evalSettings, evaluateModel, loadEvaluationSet, releaseModel, type EvaluationSet, type EvaluationSource, type ModeAccuracy } from '../src/eval/checkpoint-eval.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { loadModel } from '../src/stages/model-checkpoint.ts';
 import { runStages } from '../src/stages/pipeline.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
 
-const backend = new CpuBackend();
+const backend = await createBackend('cpu');
 const ir = tinyExperiment(['learner.steps=3', 'learner.batch=4', 'eval.every=1', 'eval.positions=48', 'eval.documents=20']);
 const faultyEvaluator = (crashOn: number) => new URL(`./fixtures/runtime/faulty-actor.ts?actor=evaluator-actor&type=evaluate&crashOn=${crashOn}`, import.meta.url);
 const quickRestarts = { maxRestarts: 2, windowMs: 60_000, backoffMs: 10, maxBackoffMs: 100 };

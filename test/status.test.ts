@@ -9,11 +9,11 @@ import { checkFile } from '../dsl/check.ts';
 import { RUN_FILE } from '../runtime/run-state.ts';
 import { runExperiment, type RunOptions } from '../runtime/run.ts';
 import { statusCommand } from '../src/cli/status.ts';
-import { CpuBackend } from '../src/cpu/backend.ts';
+import { createBackend } from '../src/backend/select.ts';
 import { CHEAP_EVAL, writeTinyExperiment } from './run-fixture.ts';
 import { temporaryDirectory } from './stages-fixture.ts';
 
-const backend = new CpuBackend();
+const backend = await createBackend('cpu');
 const OVERRIDES = ['learner.steps=4', ...CHEAP_EVAL];
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;
 let options: RunOptions;

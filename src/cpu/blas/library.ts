@@ -78,7 +78,13 @@ function bind(koffi: Koffi, name: string): Blas {
     'void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, ' +
       'const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)',
   );
-  const openblas = describeOpenBlas(library);
+  let openblas = describeOpenBlas(library);
+  if (openblas !== undefined && openblas.threads > 1 && !isMainThread && !threadsAsked()) {
+    // loaded first by a worker thread, whose process.env the library does not see: its pool
+    // started; every call runs on one thread all the same
+    library.func('void openblas_set_num_threads(int threads)')(1);
+    openblas = describeOpenBlas(library);
+  }
   // The main thread lends its products' second halves to a helper when OpenBLAS is single-threaded.
   const second = isMainThread && openblas?.threads === 1 && availableParallelism() > 1 ? secondThread(name) : undefined;
   const helped = second ? ', large products split with a second thread' : '';
@@ -110,16 +116,22 @@ function bind(koffi: Koffi, name: string): Blas {
  * handler deadlocks when processes are spawned while other threads use the library (seen here:
  * a test process hung in blas_thread_shutdown_ under fork). Single-threaded it starts no pool;
  * the parallelism comes from the actor threads, and in the main thread from secondThread(). The
- * variable is set only for the load, so child processes inherit the user's environment.
+ * variable is set only for the load, so child processes inherit the user's environment. A worker
+ * thread's process.env is a copy the library never sees, so the commands load it on the main
+ * thread first (selectBackend does), before any actor thread.
  */
 function withSingleThreadedOpenBlas<T>(load: () => T): T {
-  if (process.env.OPENBLAS_NUM_THREADS !== undefined || process.env.OMP_NUM_THREADS !== undefined) return load();
+  if (threadsAsked()) return load();
   process.env.OPENBLAS_NUM_THREADS = '1';
   try {
     return load();
   } finally {
     delete process.env.OPENBLAS_NUM_THREADS;
   }
+}
+
+function threadsAsked(): boolean {
+  return process.env.OPENBLAS_NUM_THREADS !== undefined || process.env.OMP_NUM_THREADS !== undefined;
 }
 
 /** OpenBLAS names its version, the kernel it chose for this processor and its thread count. */
