@@ -7,10 +7,19 @@ export function sumSquares(out: Float32Array, x: Float32Array, n: number): void 
   out[0] += sum;
 }
 
-/** min(1, maxGradNorm / globalNorm) when clipping (maxGradNorm > 0), else 1 */
-export function clipFactor(gradSumSquares: Float32Array, { maxGradNorm }: AdamWSettings): number {
+/**
+ * The step's scalars: the gradient scale min(1, maxGradNorm / globalNorm) when clipping
+ * (maxGradNorm > 0, else 1) and the bias corrections 1 - beta^step of both moments.
+ */
+export function stepFactors(
+  gradSumSquares: Float32Array, { beta1, beta2, step, maxGradNorm }: AdamWSettings,
+): { clip: number; mCorrection: number; vCorrection: number } {
   const globalNorm = Math.sqrt(gradSumSquares[0]);
-  return maxGradNorm > 0 && globalNorm > maxGradNorm ? maxGradNorm / globalNorm : 1;
+  return {
+    clip: maxGradNorm > 0 && globalNorm > maxGradNorm ? maxGradNorm / globalNorm : 1,
+    mCorrection: 1 - Math.pow(beta1, step),
+    vCorrection: 1 - Math.pow(beta2, step),
+  };
 }
 
 /**
@@ -21,10 +30,8 @@ export function adamw(
   param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, gradSumSquares: Float32Array, n: number,
   settings: AdamWSettings,
 ): void {
-  const { lr, beta1, beta2, eps, weightDecay, step } = settings;
-  const clip = clipFactor(gradSumSquares, settings);
-  const mCorrection = 1 - Math.pow(beta1, step);
-  const vCorrection = 1 - Math.pow(beta2, step);
+  const { lr, beta1, beta2, eps, weightDecay } = settings;
+  const { clip, mCorrection, vCorrection } = stepFactors(gradSumSquares, settings);
   for (let i = 0; i < n; i++) {
     const g = grad[i] * clip;
     m[i] = beta1 * m[i] + (1 - beta1) * g;

@@ -5,7 +5,7 @@
 // code. Each thread instantiates the module once, on first use.
 import { readFileSync } from 'node:fs';
 import type { AdamWSettings } from '../../backend/backend.ts';
-import { clipFactor } from '../adamw.ts';
+import { stepFactors } from '../adamw.ts';
 import { checkTarget } from '../logprob.ts';
 import { ropeAngles } from '../rope.ts';
 
@@ -229,13 +229,13 @@ export function adamw(
   param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, gradSumSquares: Float32Array, n: number,
   settings: AdamWSettings,
 ): void {
-  const { lr, beta1, beta2, eps, weightDecay, step } = settings;
-  const clip = clipFactor(gradSumSquares, settings);
+  const { lr, beta1, beta2, eps, weightDecay } = settings;
+  const { clip, mCorrection, vCorrection } = stepFactors(gradSumSquares, settings);
   const k = simdKernels();
   byRows(n, [
     { array: param, row: 1, copy: 'both' }, { array: m, row: 1, copy: 'both' }, { array: v, row: 1, copy: 'both' },
     { array: grad, row: 1, copy: 'in' },
-  ], ([p, m1, v1, g], rows) => k.adamw(p, m1, v1, g, rows, lr, beta1, beta2, eps, weightDecay, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), clip));
+  ], ([p, m1, v1, g], rows) => k.adamw(p, m1, v1, g, rows, lr, beta1, beta2, eps, weightDecay, mCorrection, vCorrection, clip));
 }
 
 function checkTargets(targets: Int32Array, N: number, V: number): void {
