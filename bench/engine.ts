@@ -82,8 +82,8 @@ async function opTimings(backend: Backend, budgetMs: number): Promise<Figure[]> 
   await time('rope_forward', () => backend.ropeForward(y, x, positions, N, NH, HS, 10000));
   await time('rope_backward', () => backend.ropeBackward(dx, dy, positions, N, NH, HS, 10000));
   const q = f32(N * C), k = f32(N * C), v = f32(N * C), dq = f32(N * C), dk = f32(N * C), dv = f32(N * C), probs = f32(B * NH * T * T);
-  await time('attention_forward', () => backend.attentionForward(y, probs, q, k, v, B, T, NH, HS));
-  await time('attention_backward', () => backend.attentionBackward(dq, dk, dv, dy, probs, q, k, v, B, T, NH, HS));
+  await time('attention_forward', () => backend.attentionForward(y, probs, q, k, v, B, T, NH, NH, HS));
+  await time('attention_backward', () => backend.attentionBackward(dq, dk, dv, dy, probs, q, k, v, B, T, NH, NH, HS));
   const gate = f32(N * H), up = f32(N * H), hidden = f32(N * H), dgate = f32(N * H), dup = f32(N * H);
   await time('swiglu_forward', () => backend.swigluForward(hidden, gate, up, N, H));
   await time('swiglu_backward', () => backend.swigluBackward(dgate, dup, hidden, gate, up, N, H));

@@ -94,30 +94,33 @@ describe.skipIf(!under.backend)(`the cpu backend with BLAS ${under.skipReason}`,
     for (const name of outputs) expect(worstError(actual[name], expected[name]), name).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  test('causal attention forward and backward at T=64 with 4 heads of 32', async () => {
-    const B = 2, T = 64, NH = 4, HS = 32, size = B * T * NH * HS;
-    const inputs = {
-      out: uniform(random, size), probs: uniform(random, B * NH * T * T), q: uniform(random, size, 2), k: uniform(random, size, 2),
-      v: uniform(random, size), dq: uniform(random, size), dk: uniform(random, size), dv: uniform(random, size), dout: uniform(random, size),
-    };
-    const outputs = ['out', 'probs', 'dq', 'dk', 'dv'];
-    const op = (b: Backend, t: Record<string, Tensor>) => {
-      b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, HS);
-      b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, HS);
-    };
-    const expected = await runOp(cpu, inputs, op, outputs);
-    const actual = await runOp(under.backend!, inputs, op, outputs);
-    for (const name of outputs) expect(worstError(actual[name], expected[name]), name).toBeLessThanOrEqual(TOLERANCE);
-  });
+  // KVH = 1: the four query heads' strided views all read one key/value head, and dk, dv sum over them.
+  for (const KVH of [4, 1]) {
+    test(`causal attention forward and backward at T=64 with 4 heads of 32 over ${KVH} key/value heads`, async () => {
+      const B = 2, T = 64, NH = 4, HS = 32, size = B * T * NH * HS, kvSize = B * T * KVH * HS;
+      const inputs = {
+        out: uniform(random, size), probs: uniform(random, B * NH * T * T), q: uniform(random, size, 2), k: uniform(random, kvSize, 2),
+        v: uniform(random, kvSize), dq: uniform(random, size), dk: uniform(random, kvSize), dv: uniform(random, kvSize), dout: uniform(random, size),
+      };
+      const outputs = ['out', 'probs', 'dq', 'dk', 'dv'];
+      const op = (b: Backend, t: Record<string, Tensor>) => {
+        b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, KVH, HS);
+        b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, KVH, HS);
+      };
+      const expected = await runOp(cpu, inputs, op, outputs);
+      const actual = await runOp(under.backend!, inputs, op, outputs);
+      for (const name of outputs) expect(worstError(actual[name], expected[name]), name).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
 
-  test('decoding one token per sequence at scattered cache positions', async () => {
-    const B = 4, NH = 3, HS = 8, C = NH * HS, Tmax = 20;
+  test('decoding one token per sequence at scattered cache positions, 6 query heads over 2 key/value heads', async () => {
+    const B = 4, NH = 6, KVH = 2, HS = 8, QC = NH * HS, KC = KVH * HS, Tmax = 20;
     const inputs = {
-      q: uniform(random, B * C, 2), kCache: uniform(random, B * Tmax * C, 2), vCache: uniform(random, B * Tmax * C),
-      positions: Int32Array.of(0, 7, 19, 3), out: uniform(random, B * C),
+      q: uniform(random, B * QC, 2), kCache: uniform(random, B * Tmax * KC, 2), vCache: uniform(random, B * Tmax * KC),
+      positions: Int32Array.of(0, 7, 19, 3), out: uniform(random, B * QC),
     };
     const op = (b: Backend, t: Record<string, Tensor>) =>
-      b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, 1, NH, HS, Tmax);
+      b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, 1, NH, KVH, HS, Tmax);
     const expected = await runOp(cpu, inputs, op, ['out']);
     const actual = await runOp(under.backend!, inputs, op, ['out']);
     expect(worstError(actual.out, expected.out)).toBeLessThanOrEqual(TOLERANCE);
@@ -125,7 +128,7 @@ describe.skipIf(!under.backend)(`the cpu backend with BLAS ${under.skipReason}`,
 
   test('a cache position past the cache is refused', () => {
     const t = (n: number) => under.backend!.zeros(n);
-    expect(() => under.backend!.attentionDecode(t(8), t(8), t(16), t(16), under.backend!.upload(Int32Array.of(2)), 1, 1, 1, 8, 2))
+    expect(() => under.backend!.attentionDecode(t(8), t(8), t(16), t(16), under.backend!.upload(Int32Array.of(2)), 1, 1, 1, 1, 8, 2))
       .toThrow(/cache position 2 is outside 0..1/);
   });
 });

@@ -98,17 +98,35 @@ describe('cpu backward ops match central finite differences', () => {
     expect(await worstError(inp, dinp, loss)).toBeLessThan(TOLERANCE);
   });
 
-  test('causal attention', async () => {
-    const B = 2, T = 5, NH = 3, HS = 4, n = B * T * NH * HS;
-    const q = backend.upload(uniform(n, 2)), k = backend.upload(uniform(n, 2)), v = backend.upload(uniform(n));
-    const out = backend.zeros(n), probs = backend.zeros(B * NH * T * T);
-    const { weights, loss } = weightedLoss(out, () => backend.attentionForward(out, probs, q, k, v, B, T, NH, HS));
-    await loss();
-    const dq = gradientBuffer(n), dk = gradientBuffer(n), dv = gradientBuffer(n);
-    backend.attentionBackward(dq, dk, dv, weights, probs, q, k, v, B, T, NH, HS);
-    expect(await worstError(q, dq, loss)).toBeLessThan(TOLERANCE);
-    expect(await worstError(k, dk, loss)).toBeLessThan(TOLERANCE);
-    expect(await worstError(v, dv, loss)).toBeLessThan(TOLERANCE);
+  // KVH = NH is multi-head attention; below it, grouped-query attention, whose dk and dv sum
+  // over the query heads of each group.
+  for (const [NH, KVH] of [[3, 3], [4, 2], [3, 1]]) {
+    test(`causal attention, ${NH} query heads over ${KVH} key/value heads`, async () => {
+      const B = 2, T = 5, HS = 4, nq = B * T * NH * HS, nkv = B * T * KVH * HS;
+      const q = backend.upload(uniform(nq, 2)), k = backend.upload(uniform(nkv, 2)), v = backend.upload(uniform(nkv));
+      const out = backend.zeros(nq), probs = backend.zeros(B * NH * T * T);
+      const { weights, loss } = weightedLoss(out, () => backend.attentionForward(out, probs, q, k, v, B, T, NH, KVH, HS));
+      await loss();
+      const dq = gradientBuffer(nq), dk = gradientBuffer(nkv), dv = gradientBuffer(nkv);
+      backend.attentionBackward(dq, dk, dv, weights, probs, q, k, v, B, T, NH, KVH, HS);
+      expect(await worstError(q, dq, loss)).toBeLessThan(TOLERANCE);
+      expect(await worstError(k, dk, loss)).toBeLessThan(TOLERANCE);
+      expect(await worstError(v, dv, loss)).toBeLessThan(TOLERANCE);
+    });
+  }
+
+  test('bias (its forward adds to what the matmul wrote)', async () => {
+    const N = 5, OC = 7;
+    const product = uniform(N * OC);
+    const bias = backend.upload(uniform(OC));
+    const out = backend.zeros(N * OC);
+    const { weights, loss } = weightedLoss(out, () => {
+      backend.write(out, product);
+      backend.biasForward(out, bias, N, OC);
+    });
+    const dbias = gradientBuffer(OC);
+    backend.biasBackward(dbias, weights, N, OC);
+    expect(await worstError(bias, dbias, loss)).toBeLessThan(TOLERANCE);
   });
 
   test('swiglu', async () => {

@@ -37,24 +37,46 @@ describe('cpu inference ops', () => {
     expect(Array.from(await backend.read(out))).toEqual([20, 21, 0, 1]);
   });
 
-  test('attention against a filled cache equals causal attention over the whole sequence', async () => {
-    const random = new Random(3);
-    const B = 2, T = 6, NH = 2, HS = 4, C = NH * HS, Tmax = 9;
-    const q = backend.upload(uniform(random, B * T * C)), k = backend.upload(uniform(random, B * T * C));
-    const v = backend.upload(uniform(random, B * T * C));
-    const full = backend.zeros(B * T * C);
-    backend.attentionForward(full, backend.zeros(B * NH * T * T), q, k, v, B, T, NH, HS);
+  // KVH = NH: multi-head; KVH = 1: every query head reads the one key/value head.
+  for (const [NH, KVH] of [[2, 2], [4, 1]]) {
+    test(`attention against a filled cache equals causal attention over the whole sequence, ${NH} heads over ${KVH}`, async () => {
+      const random = new Random(3);
+      const B = 2, T = 6, HS = 4, QC = NH * HS, KC = KVH * HS, Tmax = 9;
+      const q = backend.upload(uniform(random, B * T * QC)), k = backend.upload(uniform(random, B * T * KC));
+      const v = backend.upload(uniform(random, B * T * KC));
+      const full = backend.zeros(B * T * QC);
+      backend.attentionForward(full, backend.zeros(B * NH * T * T), q, k, v, B, T, NH, KVH, HS);
 
-    const positions = backend.upload(Int32Array.from({ length: B * T }, (_, i) => i % T));
-    const kCache = backend.zeros(B * Tmax * C), vCache = backend.zeros(B * Tmax * C);
-    backend.fill(kCache, 99); // entries past each query's position must be ignored
-    backend.cacheWrite(kCache, k, positions, B, T, Tmax, C);
-    backend.cacheWrite(vCache, v, positions, B, T, Tmax, C);
-    const decoded = backend.zeros(B * T * C);
-    backend.attentionDecode(decoded, q, kCache, vCache, positions, B, T, NH, HS, Tmax);
+      const positions = backend.upload(Int32Array.from({ length: B * T }, (_, i) => i % T));
+      const kCache = backend.zeros(B * Tmax * KC), vCache = backend.zeros(B * Tmax * KC);
+      backend.fill(kCache, 99); // entries past each query's position must be ignored
+      backend.cacheWrite(kCache, k, positions, B, T, Tmax, KC);
+      backend.cacheWrite(vCache, v, positions, B, T, Tmax, KC);
+      const decoded = backend.zeros(B * T * QC);
+      backend.attentionDecode(decoded, q, kCache, vCache, positions, B, T, NH, KVH, HS, Tmax);
 
-    const expected = await backend.read(full), actual = await backend.read(decoded);
-    for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 5);
+      const expected = await backend.read(full), actual = await backend.read(decoded);
+      for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 5);
+    });
+  }
+
+  test('grouped-query attention equals multi-head attention over keys and values repeated per group', async () => {
+    // Hugging Face's repeat_kv: query head h reads key/value head floor(h / (NH/KVH)).
+    const random = new Random(6);
+    const B = 2, T = 5, NH = 6, KVH = 2, HS = 4, group = NH / KVH;
+    const q = backend.upload(uniform(random, B * T * NH * HS));
+    const kData = uniform(random, B * T * KVH * HS), vData = uniform(random, B * T * KVH * HS);
+    const repeat = (data: Float32Array): Float32Array => {
+      const out = new Float32Array(B * T * NH * HS);
+      for (let row = 0; row < B * T; row++) {
+        for (let h = 0; h < NH; h++) out.set(data.subarray((row * KVH + Math.floor(h / group)) * HS, (row * KVH + Math.floor(h / group) + 1) * HS), (row * NH + h) * HS);
+      }
+      return out;
+    };
+    const grouped = backend.zeros(B * T * NH * HS), multi = backend.zeros(B * T * NH * HS);
+    backend.attentionForward(grouped, backend.zeros(B * NH * T * T), q, backend.upload(kData), backend.upload(vData), B, T, NH, KVH, HS);
+    backend.attentionForward(multi, backend.zeros(B * NH * T * T), q, backend.upload(repeat(kData)), backend.upload(repeat(vData)), B, T, NH, NH, HS);
+    expect(await backend.read(grouped)).toEqual(await backend.read(multi));
   });
 });
 

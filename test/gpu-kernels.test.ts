@@ -99,19 +99,32 @@ for (const { name: backendName, backend, skipReason } of backends) describe.skip
     );
   });
 
-  // HS = 8, a multiple of 4, reads q, k, v and dout as vec4 in the score kernels.
-  for (const HS of [6, 8]) {
-    test(`causal attention forward and backward, HS=${HS}`, async () => {
-      const B = 3, T = 13, NH = 3, size = B * T * NH * HS;
+  test('bias forward and backward', async () => {
+    const OC = 23;
+    await expectSameOnBoth(
+      { out: uniform(random, N * OC), bias: uniform(random, OC), dbias: uniform(random, OC), dout: uniform(random, N * OC) },
+      (b, t) => {
+        b.biasForward(t.out, t.bias, N, OC);
+        b.biasBackward(t.dbias, t.dout, N, OC);
+      },
+      ['out', 'dbias'], ARITHMETIC,
+    );
+  });
+
+  // HS = 8, a multiple of 4, reads q, k, v and dout as vec4 in the score kernels; KVH < NH is
+  // grouped-query attention (query head h reads key/value head floor(h / (NH/KVH))).
+  for (const [HS, NH, KVH] of [[6, 3, 3], [8, 3, 3], [6, 4, 2], [8, 6, 2]]) {
+    test(`causal attention forward and backward, HS=${HS}, ${NH} query heads over ${KVH} key/value heads`, async () => {
+      const B = 3, T = 13, size = B * T * NH * HS, kvSize = B * T * KVH * HS;
       await expectSameOnBoth(
         {
           out: uniform(random, size), probs: uniform(random, B * NH * T * T),
-          q: uniform(random, size, 2), k: uniform(random, size, 2), v: uniform(random, size),
-          dq: uniform(random, size), dk: uniform(random, size), dv: uniform(random, size), dout: uniform(random, size),
+          q: uniform(random, size, 2), k: uniform(random, kvSize, 2), v: uniform(random, kvSize),
+          dq: uniform(random, size), dk: uniform(random, kvSize), dv: uniform(random, kvSize), dout: uniform(random, size),
         },
         (b, t) => {
-          b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, HS);
-          b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, HS);
+          b.attentionForward(t.out, t.probs, t.q, t.k, t.v, B, T, NH, KVH, HS);
+          b.attentionBackward(t.dq, t.dk, t.dv, t.dout, t.probs, t.q, t.k, t.v, B, T, NH, KVH, HS);
         },
         ['out', 'probs', 'dq', 'dk', 'dv'], TRANSCENDENTAL,
       );
@@ -204,20 +217,20 @@ for (const { name: backendName, backend, skipReason } of backends) describe.skip
     );
   });
 
-  for (const HS of [6, 8]) {
-    test(`key/value cache write and attention against the cache, HS=${HS}`, async () => {
-      const B = 3, Tq = 2, NH = 3, C = NH * HS, Tmax = 17;
+  for (const [HS, NH, KVH] of [[6, 3, 3], [8, 3, 3], [6, 4, 2], [8, 6, 2]]) {
+    test(`key/value cache write and attention against the cache, HS=${HS}, ${NH} query heads over ${KVH} key/value heads`, async () => {
+      const B = 3, Tq = 2, QC = NH * HS, KC = KVH * HS, Tmax = 17;
       // Each sequence decodes two queries at its own positions; the cache beyond them holds noise.
       const positions = Int32Array.of(0, 1, 9, 10, 15, 16);
       await expectSameOnBoth(
         {
-          kCache: uniform(random, B * Tmax * C), vCache: uniform(random, B * Tmax * C), k: uniform(random, B * Tq * C),
-          v: uniform(random, B * Tq * C), q: uniform(random, B * Tq * C, 2), positions, out: uniform(random, B * Tq * C),
+          kCache: uniform(random, B * Tmax * KC), vCache: uniform(random, B * Tmax * KC), k: uniform(random, B * Tq * KC),
+          v: uniform(random, B * Tq * KC), q: uniform(random, B * Tq * QC, 2), positions, out: uniform(random, B * Tq * QC),
         },
         (b, t) => {
-          b.cacheWrite(t.kCache, t.k, t.positions, B, Tq, Tmax, C);
-          b.cacheWrite(t.vCache, t.v, t.positions, B, Tq, Tmax, C);
-          b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, Tq, NH, HS, Tmax);
+          b.cacheWrite(t.kCache, t.k, t.positions, B, Tq, Tmax, KC);
+          b.cacheWrite(t.vCache, t.v, t.positions, B, Tq, Tmax, KC);
+          b.attentionDecode(t.out, t.q, t.kCache, t.vCache, t.positions, B, Tq, NH, KVH, HS, Tmax);
         },
         ['kCache', 'vCache', 'out'], TRANSCENDENTAL,
       );

@@ -1,7 +1,9 @@
 // A whole training step (forward, log-probabilities, loss, every gradient, clipping and the AdamW
 // update) on webgpu and on the cpu backend with BLAS against the cpu reference, from the same
 // weights and batch, for two steps so that the optimizer moments carried between steps are
-// checked too. Tied and untied embeddings;
+// checked too. Tied and untied embeddings, and a model shaped as Qwen2 and Qwen3 at once
+// (4 query heads over 2 key/value heads of 6 channels with dim 18, so headDim is not dim/heads;
+// q/k/v biases; per-head q/k norm); norm gains and biases drawn away from their init of 1 and 0;
 // awkward sizes (vocabulary 97, head size 6, SwiGLU hidden 52, T = 13).
 //
 // Tolerance: worstError (|actual - cpu| / (1 + |cpu|)) <= 1e-4 for the loss, gradient norm, every
@@ -15,12 +17,12 @@ import { CpuBackend } from '../src/cpu/backend.ts';
 import { modelConfig } from '../src/model/config.ts';
 import { maskedCrossEntropy } from '../src/model/loss.ts';
 import { AdamW } from '../src/model/optimizer.ts';
-import { initParams } from '../src/model/params.ts';
+import { initParams, paramSpecs } from '../src/model/params.ts';
 import { trainStep } from '../src/model/train-step.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
 import { acceleratedBackendsForTests } from './support/backends.ts';
-import { ints, worstError } from './support/gpu.ts';
+import { ints, uniform, worstError } from './support/gpu.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -28,11 +30,21 @@ const backends = await acceleratedBackendsForTests();
 afterAll(() => backends.forEach(({ backend }) => backend?.destroy()));
 
 for (const { name, backend, skipReason } of backends) describe.skipIf(!backend)(`a training step on ${name} matches the cpu ${skipReason}`, () => {
-  for (const tiedEmbeddings of [false, true]) {
-    test(`two steps, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
-      const config = modelConfig({ vocabSize: 97, layers: 2, dim: 18, heads: 3, ffnHidden: 52, context: 13, tiedEmbeddings });
+  const shape = { vocabSize: 97, layers: 2, dim: 18, heads: 3, ffnHidden: 52, context: 13 };
+  const cases = [
+    { label: 'untied embeddings', config: modelConfig({ ...shape, tiedEmbeddings: false }) },
+    { label: 'tied embeddings', config: modelConfig({ ...shape, tiedEmbeddings: true }) },
+    { label: 'grouped-query attention, q/k/v biases, q/k norm', config: modelConfig({ ...shape, heads: 4, kvHeads: 2, headDim: 6, qkvBias: true, qkNorm: true }) },
+  ];
+  for (const { label, config } of cases) {
+    test(`two steps, ${label}`, async () => {
       const flat = initParams(config, 3);
       const random = new Random(4);
+      for (const spec of paramSpecs(config)) {
+        if (spec.init === 'normal') continue;
+        const values = flat.subarray(spec.offset, spec.offset + spec.length);
+        values.set(uniform(random, spec.length, 0.5).map((x) => x + (spec.init === 'ones' ? 1 : 0)));
+      }
       const B = 3, T = 13;
       const batch = { inputs: ints(random, B * T, 97), targets: ints(random, B * T, 97), B, T };
       const mask = Float32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? 0 : 1));

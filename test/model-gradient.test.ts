@@ -1,7 +1,9 @@
 // The whole model's backward against central finite differences of the masked cross-entropy,
-// on every parameter of a tiny model, tied and untied, on the cpu reference and on the cpu
-// backend with BLAS. Weights are drawn wider than the real
-// initialisation so that every path carries a gradient well above float32 noise.
+// on every parameter of a tiny model, tied and untied, and of one shaped as Qwen2 and Qwen3 at
+// once (grouped-query attention, q/k/v biases, per-head q/k norm, headDim not dim/heads), on the
+// cpu reference and on the cpu backend with BLAS. Weights (biases and norm gains included) are
+// drawn wider than the real initialisation so that every path carries a gradient well above
+// float32 noise.
 //
 // Tolerance: |numeric - analytic| <= 2e-3 * max(0.05, |analytic|) per parameter, h = 1e-2. The
 // loss is a float32 forward pass through two layers; its rounding noise divided by 2h is ~1e-5.
@@ -25,10 +27,18 @@ const blas = await blasForTests();
 const backends: { name: string; backend: Backend | null; skipReason: string }[] = [{ name: 'cpu', backend: new CpuBackend(), skipReason: '' }, { name: 'blas', ...blas }];
 
 for (const { name, backend: backendUnderTest, skipReason } of backends) describe.skipIf(!backendUnderTest)(`${name}: transformer backward matches central finite differences ${skipReason}`, () => {
-  for (const tiedEmbeddings of [false, true]) {
-    test(`every parameter, ${tiedEmbeddings ? 'tied' : 'untied'} embeddings`, async () => {
-      const config = modelConfig({ vocabSize: 11, layers: 2, dim: 8, heads: 2, ffnHidden: 12, context: 8, tiedEmbeddings });
-      const random = new Random(tiedEmbeddings ? 2 : 1);
+  const shape = { vocabSize: 11, layers: 2, dim: 8, heads: 2, ffnHidden: 12, context: 8 };
+  const cases = [
+    { label: 'untied embeddings', seed: 1, config: modelConfig({ ...shape, tiedEmbeddings: false }) },
+    { label: 'tied embeddings', seed: 2, config: modelConfig({ ...shape, tiedEmbeddings: true }) },
+    {
+      label: '4 query heads over 2 key/value heads of 6, q/k/v biases, q/k norm',
+      seed: 3, config: modelConfig({ ...shape, heads: 4, kvHeads: 2, headDim: 6, qkvBias: true, qkNorm: true }),
+    },
+  ];
+  for (const { label, seed, config } of cases) {
+    test(`every parameter, ${label}`, async () => {
+      const random = new Random(seed);
       const flat = uniform(random, paramCount(config), 0.5);
       const backend = backendUnderTest!;
       const model = new Transformer(backend, config, flat);

@@ -1,4 +1,5 @@
-// Inference on every backend: KV-cache decoding against the full forward pass, the scoring
+// Inference on every backend: KV-cache decoding against the full forward pass (multi-head, and
+// grouped-query with q/k/v biases, q/k norm and a headDim other than dim/heads), the scoring
 // helpers against the logits they summarise, and reproducible, well-formed generation.
 //
 // Tolerance for logits and scores: |a - b| <= 1e-4 * (1 + |b|); the cached and the full pass add
@@ -20,11 +21,12 @@ const backends = await backendsForTests();
 afterAll(() => backends.forEach(({ backend }) => backend?.destroy()));
 
 const config = modelConfig({ vocabSize: 23, layers: 2, dim: 16, heads: 2, ffnHidden: 24, context: 16 });
+const groupedConfig = modelConfig({ ...config, heads: 6, kvHeads: 2, headDim: 4, qkvBias: true, qkNorm: true });
 const V = config.vocabSize;
 
 /** Weights wider than the real initialisation, so that attention and logits are far from uniform. */
-function testModel(backend: Backend): Transformer {
-  return new Transformer(backend, config, uniform(new Random(9), paramCount(config), 0.4));
+function testModel(backend: Backend, modelConfig = config): Transformer {
+  return new Transformer(backend, modelConfig, uniform(new Random(9), paramCount(modelConfig), 0.4));
 }
 
 /** Logits [T,V] of one sequence from the full forward pass. */
@@ -41,30 +43,33 @@ function expectClose(actual: Float32Array, expected: Float32Array): void {
 
 for (const { name, backend } of backends) {
   describe.skipIf(!backend)(`${name}: inference`, () => {
-    test('KV-cache decoding gives the logits of the full forward pass, prompts of different lengths', async () => {
-      const model = testModel(backend!);
-      const random = new Random(4);
-      const sequences = [5, 1, 8].map((length) => Array.from({ length }, () => random.int(0, V - 1)));
-      const decoder = new Decoder(model, sequences.length, config.context);
-      const prefill = await decoder.prefill(sequences.map((tokens) => Int32Array.from(tokens)));
-      for (let step = 0; ; step++) {
-        const logits = step === 0 ? prefill : await decodeNext();
-        for (let b = 0; b < sequences.length; b++) {
-          const full = await fullLogits(model, Int32Array.from(sequences[b]));
-          const T = sequences[b].length;
-          expectClose(logits.subarray(b * V, (b + 1) * V), full.subarray((T - 1) * V, T * V));
+    const configs = [['multi-head', config], ['6 query heads over 2 key/value heads, biases, q/k norm', groupedConfig]] as const;
+    for (const [label, modelConfig] of configs) {
+      test(`KV-cache decoding gives the logits of the full forward pass, prompts of different lengths, ${label}`, async () => {
+        const model = testModel(backend!, modelConfig);
+        const random = new Random(4);
+        const sequences = [5, 1, 8].map((length) => Array.from({ length }, () => random.int(0, V - 1)));
+        const decoder = new Decoder(model, sequences.length, config.context);
+        const prefill = await decoder.prefill(sequences.map((tokens) => Int32Array.from(tokens)));
+        for (let step = 0; ; step++) {
+          const logits = step === 0 ? prefill : await decodeNext();
+          for (let b = 0; b < sequences.length; b++) {
+            const full = await fullLogits(model, Int32Array.from(sequences[b]));
+            const T = sequences[b].length;
+            expectClose(logits.subarray(b * V, (b + 1) * V), full.subarray((T - 1) * V, T * V));
+          }
+          if (step === 4) break;
         }
-        if (step === 4) break;
-      }
-      decoder.release();
+        decoder.release();
 
-      async function decodeNext(): Promise<Float32Array> {
-        const tokens = Int32Array.from(sequences, () => random.int(0, V - 1));
-        const positions = Int32Array.from(sequences, (sequence) => sequence.length);
-        sequences.forEach((sequence, b) => sequence.push(tokens[b]));
-        return decoder.step(tokens, positions);
-      }
-    });
+        async function decodeNext(): Promise<Float32Array> {
+          const tokens = Int32Array.from(sequences, () => random.int(0, V - 1));
+          const positions = Int32Array.from(sequences, (sequence) => sequence.length);
+          sequences.forEach((sequence, b) => sequence.push(tokens[b]));
+          return decoder.step(tokens, positions);
+        }
+      });
+    }
 
     test('logprobs, top-k entropy and argmax summarise the forward logits', async () => {
       const model = testModel(backend!);

@@ -4,8 +4,9 @@
 //
 // Conventions, shared by every op:
 // - Outputs first, then inputs, then sizes. Shapes are written in the comment of each op.
-// - Row-major storage. N = B*T rows; C channels; NH heads of HS = C/NH; H the SwiGLU hidden size;
-//   V the vocabulary. A [N, C] activation is also [B, T, NH, HS].
+// - Row-major storage. N = B*T rows; C channels; NH query heads and KVH key/value heads of HS
+//   channels each (HS need not be C/NH; NH is a multiple of KVH); H the SwiGLU hidden size; V the
+//   vocabulary. A [N, NH*HS] activation is also [B, T, NH, HS].
 // - Forward ops overwrite their outputs. Backward ops ACCUMULATE (+=) into every gradient they
 //   write, as llm.c does, so a tensor that feeds two consumers (the residual stream) simply
 //   receives both contributions; the caller zeroes gradients before a backward pass.
@@ -65,7 +66,10 @@ export interface Backend {
   /** dwte[tokens[n], :] += dout[n, :] */
   embeddingBackward(dwte: Tensor, dout: Tensor, tokens: Tensor, N: number, C: number): void;
 
-  /** out[N,C] = inp * rstd * weight[C], rstd[N] = 1 / sqrt(mean(inp^2) + eps) */
+  /**
+   * out[N,C] = inp * rstd * weight[C], rstd[N] = 1 / sqrt(mean(inp^2) + eps). Also the per-head
+   * q/k norm of Qwen3: N*NH rows of C = HS.
+   */
   rmsnormForward(out: Tensor, rstd: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, eps: number): void;
   /** dinp[N,C] +=, dweight[C] += */
   rmsnormBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, rstd: Tensor, N: number, C: number): void;
@@ -75,23 +79,32 @@ export interface Backend {
   /** dinp[N,C] += dout @ weight, dweight[OC,C] += dout^T @ inp */
   matmulBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void;
 
+  /** out[N,OC] += bias[OC] broadcast over the rows (the bias of a linear layer, after matmulForward) */
+  biasForward(out: Tensor, bias: Tensor, N: number, OC: number): void;
+  /** dbias[OC] += sum over n of dout[n, :] */
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void;
+
   /**
    * Rotary position embedding on [N, NH, HS] rows, row n at position positions[n]; the
    * "rotate half" pairing of Llama in Hugging Face (element i pairs with i + HS/2), frequency
    * theta^(-2i/HS). `out` may be `inp`.
    */
   ropeForward(out: Tensor, inp: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void;
-  /** dinp[N,C] += R(position)^T dout */
+  /** dinp[N,NH,HS] += R(position)^T dout */
   ropeBackward(dinp: Tensor, dout: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void;
 
   /**
-   * Causal self-attention within each of B sequences of length T.
-   * out[B,T,NH,HS], probs[B,NH,T,T] (softmax rows, kept for backward; entries above the diagonal 0);
-   * q, k, v [B,T,NH,HS]; scores scaled by 1/sqrt(HS).
+   * Causal self-attention within each of B sequences of length T, grouped-query: query head h
+   * reads key/value head floor(h / (NH/KVH)) (Hugging Face's repeat_kv order; KVH = NH is plain
+   * multi-head attention). out[B,T,NH,HS], probs[B,NH,T,T] (softmax rows, kept for backward;
+   * entries above the diagonal 0); q [B,T,NH,HS]; k, v [B,T,KVH,HS]; scores scaled by 1/sqrt(HS).
    */
-  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void;
-  /** dq, dk, dv [B,T,NH,HS] += */
-  attentionBackward(dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void;
+  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, KVH: number, HS: number): void;
+  /** dq [B,T,NH,HS] +=; dk, dv [B,T,KVH,HS] += the sum over the query heads of each group */
+  attentionBackward(
+    dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor,
+    B: number, T: number, NH: number, KVH: number, HS: number,
+  ): void;
 
   /** out[N,H] = silu(gate) * up */
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, N: number, H: number): void;
@@ -134,13 +147,18 @@ export interface Backend {
   topkEntropy(out: Tensor, logits: Tensor, N: number, V: number, k: number): void;
   /**
    * KV cache write: cache[b, positions[b*Tn + t], :] = src[b, t, :] for cache [B, Tmax, C] and
-   * src [B, Tn, C]; used for both the prompt (Tn = prompt length) and each decoded token (Tn = 1).
+   * src [B, Tn, C] (C = KVH*HS for keys and values); used for both the prompt (Tn = prompt
+   * length) and each decoded token (Tn = 1).
    */
   cacheWrite(cache: Tensor, src: Tensor, positions: Tensor, B: number, Tn: number, Tmax: number, C: number): void;
   /**
    * Causal attention of new queries against the cache: query (b, t) at position p =
-   * positions[b*Tq + t] attends to cached keys 0..p of sequence b.
-   * out[B,Tq,NH,HS]; q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,NH,HS].
+   * positions[b*Tq + t] attends to cached keys 0..p of sequence b; query head h reads key/value
+   * head floor(h / (NH/KVH)), as in attentionForward.
+   * out[B,Tq,NH,HS]; q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,KVH,HS].
    */
-  attentionDecode(out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor, B: number, Tq: number, NH: number, HS: number, Tmax: number): void;
+  attentionDecode(
+    out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor,
+    B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
+  ): void;
 }

@@ -1,18 +1,21 @@
-// Causal multi-head self-attention over B sequences of length T, activations [B, T, NH, HS].
-// The softmax rows are kept in probs [B, NH, T, T] for the backward pass.
+// Causal grouped-query self-attention over B sequences of length T: queries [B, T, NH, HS], keys
+// and values [B, T, KVH, HS], query head h reading key/value head floor(h / (NH/KVH)) (with
+// KVH = NH, plain multi-head attention). The softmax rows are kept in probs [B, NH, T, T] for the
+// backward pass.
 
-/** out[B,T,NH,HS], probs[B,NH,T,T] = causal softmax(q k^T / sqrt(HS)) v per head */
+/** out[B,T,NH,HS], probs[B,NH,T,T] = causal softmax(q k^T / sqrt(HS)) v per query head */
 export function attentionForward(
   out: Float32Array, probs: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-  B: number, T: number, NH: number, HS: number,
+  B: number, T: number, NH: number, KVH: number, HS: number,
 ): void {
-  const C = NH * HS;
+  const QC = NH * HS, KC = KVH * HS, group = NH / KVH;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
+      const kvHead = Math.floor(h / group);
       for (let t = 0; t < T; t++) {
-        const query = (b * T + t) * C + h * HS;
+        const query = (b * T + t) * QC + h * HS;
         const row = ((b * NH + h) * T + t) * T;
-        attendOneQuery(out, probs, row, q, query, k, v, b * T * C + h * HS, C, t + 1, HS);
+        attendOneQuery(out, probs, row, q, query, k, v, b * T * KC + kvHead * HS, KC, t + 1, HS);
         probs.fill(0, row + t + 1, row + T);
       }
     }
@@ -50,23 +53,24 @@ export function attendOneQuery(
   }
 }
 
-/** dq, dk, dv [B,T,NH,HS] += */
+/** dq [B,T,NH,HS] +=; dk, dv [B,T,KVH,HS] += over every query head of their group */
 export function attentionBackward(
   dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array, probs: Float32Array,
-  q: Float32Array, k: Float32Array, v: Float32Array, B: number, T: number, NH: number, HS: number,
+  q: Float32Array, k: Float32Array, v: Float32Array, B: number, T: number, NH: number, KVH: number, HS: number,
 ): void {
-  const C = NH * HS;
+  const QC = NH * HS, KC = KVH * HS, group = NH / KVH;
   const scale = 1 / Math.sqrt(HS);
   const dprobs = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
+      const kvHead = Math.floor(h / group);
       for (let t = 0; t < T; t++) {
-        const query = (b * T + t) * C + h * HS;
+        const query = (b * T + t) * QC + h * HS;
         const row = ((b * NH + h) * T + t) * T;
         // through out = probs @ v
         let probsDotDprobs = 0;
         for (let t2 = 0; t2 <= t; t2++) {
-          const value = (b * T + t2) * C + h * HS;
+          const value = (b * T + t2) * KC + kvHead * HS;
           const p = probs[row + t2];
           let dp = 0;
           for (let i = 0; i < HS; i++) {
@@ -79,7 +83,7 @@ export function attentionBackward(
         // through the softmax, then the scaled scores q . k
         for (let t2 = 0; t2 <= t; t2++) {
           const dscore = probs[row + t2] * (dprobs[t2] - probsDotDprobs) * scale;
-          const key = (b * T + t2) * C + h * HS;
+          const key = (b * T + t2) * KC + kvHead * HS;
           for (let i = 0; i < HS; i++) {
             dq[query + i] += dscore * k[key + i];
             dk[key + i] += dscore * q[query + i];

@@ -4,6 +4,7 @@
 import type { AdamWSettings, Backend, DType, Tensor } from '../backend/backend.ts';
 import { adamw, sumSquares } from './adamw.ts';
 import { attentionBackward, attentionForward } from './attention.ts';
+import { biasBackward, biasForward } from './bias.ts';
 import { embeddingBackward, embeddingForward } from './embedding.ts';
 import { argmax, gatherRows, topkEntropy } from './inference.ts';
 import { attentionDecode, cacheWrite } from './kvcache.ts';
@@ -70,20 +71,26 @@ export class CpuBackend implements Backend {
   matmulBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void {
     matmulBackward(f32(dinp), f32(dweight), f32(dout), f32(inp), f32(weight), N, C, OC);
   }
+  biasForward(out: Tensor, bias: Tensor, N: number, OC: number): void {
+    biasForward(f32(out), f32(bias), N, OC);
+  }
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
+    biasBackward(f32(dbias), f32(dout), N, OC);
+  }
   ropeForward(out: Tensor, inp: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void {
     ropeForward(f32(out), f32(inp), i32(positions), N, NH, HS, theta);
   }
   ropeBackward(dinp: Tensor, dout: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void {
     ropeBackward(f32(dinp), f32(dout), i32(positions), N, NH, HS, theta);
   }
-  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void {
-    attentionForward(f32(out), f32(probs), f32(q), f32(k), f32(v), B, T, NH, HS);
+  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, KVH: number, HS: number): void {
+    attentionForward(f32(out), f32(probs), f32(q), f32(k), f32(v), B, T, NH, KVH, HS);
   }
   attentionBackward(
     dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor,
-    B: number, T: number, NH: number, HS: number,
+    B: number, T: number, NH: number, KVH: number, HS: number,
   ): void {
-    attentionBackward(f32(dq), f32(dk), f32(dv), f32(dout), f32(probs), f32(q), f32(k), f32(v), B, T, NH, HS);
+    attentionBackward(f32(dq), f32(dk), f32(dv), f32(dout), f32(probs), f32(q), f32(k), f32(v), B, T, NH, KVH, HS);
   }
   swigluForward(out: Tensor, gate: Tensor, up: Tensor, N: number, H: number): void {
     swigluForward(f32(out), f32(gate), f32(up), N, H);
@@ -129,8 +136,8 @@ export class CpuBackend implements Backend {
   }
   attentionDecode(
     out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor,
-    B: number, Tq: number, NH: number, HS: number, Tmax: number,
+    B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
   ): void {
-    attentionDecode(f32(out), f32(q), f32(kCache), f32(vCache), i32(positions), B, Tq, NH, HS, Tmax);
+    attentionDecode(f32(out), f32(q), f32(kCache), f32(vCache), i32(positions), B, Tq, NH, KVH, HS, Tmax);
   }
 }

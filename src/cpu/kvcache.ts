@@ -1,6 +1,6 @@
 import { attendOneQuery } from './attention.ts';
 
-// Decoding with a key/value cache [B, Tmax, NH, HS]: each sequence b keeps its keys and values
+// Decoding with a key/value cache [B, Tmax, KVH, HS]: each sequence b keeps its keys and values
 // by position, so prompts of different lengths (right-padded) decode side by side.
 
 /** cache[b, positions[b*Tn + t], :] = src[b, t, :] for cache [B, Tmax, C], src [B, Tn, C] */
@@ -19,19 +19,21 @@ export function cacheWrite(
 
 /**
  * out[B,Tq,NH,HS]: query (b, t) at position p = positions[b*Tq + t] attends to the cached keys
- * and values 0..p of sequence b; q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,NH,HS].
+ * and values 0..p of sequence b, query head h to key/value head floor(h / (NH/KVH));
+ * q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,KVH,HS].
  */
 export function attentionDecode(
   out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, positions: Int32Array,
-  B: number, Tq: number, NH: number, HS: number, Tmax: number,
+  B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
 ): void {
-  const C = NH * HS;
+  const QC = NH * HS, KC = KVH * HS, group = NH / KVH;
   const probs = new Float64Array(Tmax);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < Tq; t++) {
       const position = positions[b * Tq + t];
       for (let h = 0; h < NH; h++) {
-        attendOneQuery(out, probs, 0, q, (b * Tq + t) * C + h * HS, kCache, vCache, b * Tmax * C + h * HS, C, position + 1, HS);
+        const cached = b * Tmax * KC + Math.floor(h / group) * HS;
+        attendOneQuery(out, probs, 0, q, (b * Tq + t) * QC + h * HS, kCache, vCache, cached, KC, position + 1, HS);
       }
     }
   }

@@ -8,6 +8,7 @@ import { requestGpuDevice, type GpuDevice } from './device.ts';
 import { kernelSource, WORKGROUP_SIZE, type ElementwiseKernels, type Kernel } from './kernel.ts';
 import { adamw, sumSquaresFinish, sumSquaresPartial, SUM_SQUARES_PARTIALS } from './kernels/adamw.ts';
 import { attentionKernels, channelGroupInvocations } from './kernels/attention.ts';
+import { biasBackward, biasForward } from './kernels/bias.ts';
 import { embeddingBackward, embeddingBackwardInvocations, embeddingForward } from './kernels/embedding.ts';
 import { argmax, cacheWrite, gatherRows, topkEntropy } from './kernels/inference.ts';
 import { logprobBackward, logprobForward } from './kernels/logprob.ts';
@@ -216,6 +217,14 @@ export class WebGpuBackend implements Backend {
     }
   }
 
+  biasForward(out: Tensor, bias: Tensor, N: number, OC: number): void {
+    this.dispatch(biasForward, [out, bias], [OC], N * OC);
+  }
+
+  biasBackward(dbias: Tensor, dout: Tensor, N: number, OC: number): void {
+    this.dispatch(biasBackward, [dbias, dout], [N, OC], OC);
+  }
+
   ropeForward(out: Tensor, inp: Tensor, positions: Tensor, N: number, NH: number, HS: number, theta: number): void {
     const params = [NH, HS, Math.log2(theta)];
     if (out === inp) this.dispatch(ropeForwardInPlace, [out, positions], params, (N * NH * HS) / 2);
@@ -226,21 +235,21 @@ export class WebGpuBackend implements Backend {
     this.dispatch(ropeBackward, [dinp, dout, positions], [NH, HS, Math.log2(theta)], (N * NH * HS) / 2);
   }
 
-  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void {
+  attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, KVH: number, HS: number): void {
     const kernels = attentionKernels(HS);
-    this.dispatch(kernels.scores, [probs, q, k], [T, T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
-    this.dispatch(kernels.values, [out, probs, v], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
+    this.dispatch(kernels.scores, [probs, q, k], [T, T, NH, KVH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(kernels.values, [out, probs, v], [T, T, NH, KVH, HS], channelGroupInvocations(B * T, NH, HS));
   }
 
   attentionBackward(
     dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor,
-    B: number, T: number, NH: number, HS: number,
+    B: number, T: number, NH: number, KVH: number, HS: number,
   ): void {
     const dscores = this.allocate(B * NH * T * T, 'f32', false);
     const kernels = attentionKernels(HS);
-    this.dispatch(kernels.scoresBackward, [dscores, dout, probs, v], [T, NH, HS, 1 / Math.sqrt(HS)], B * NH * T);
-    this.dispatch(kernels.queryBackward, [dq, dscores, k], [T, T, NH, HS], channelGroupInvocations(B * T, NH, HS));
-    this.dispatch(kernels.keyValueBackward, [dk, dv, dscores, probs, q, dout], [T, NH, HS], channelGroupInvocations(B * T, NH, HS));
+    this.dispatch(kernels.scoresBackward, [dscores, dout, probs, v], [T, NH, KVH, HS, 1 / Math.sqrt(HS)], B * NH * T);
+    this.dispatch(kernels.queryBackward, [dq, dscores, k], [T, T, NH, KVH, HS], channelGroupInvocations(B * T, NH, HS));
+    this.dispatch(kernels.keyValueBackward, [dk, dv, dscores, probs, q, dout], [T, NH, KVH, HS], channelGroupInvocations(B * T, KVH, HS));
     this.release(dscores);
   }
 
@@ -303,12 +312,13 @@ export class WebGpuBackend implements Backend {
   }
 
   attentionDecode(
-    out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor, B: number, Tq: number, NH: number, HS: number, Tmax: number,
+    out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor,
+    B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
   ): void {
     const probs = this.allocate(B * NH * Tq * Tmax, 'f32', false);
     const kernels = attentionKernels(HS);
-    this.dispatch(kernels.scoresDecode, [probs, q, kCache, positions], [Tq, Tmax, NH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
-    this.dispatch(kernels.valuesDecode, [out, probs, vCache, positions], [Tq, Tmax, NH, HS], channelGroupInvocations(B * Tq, NH, HS));
+    this.dispatch(kernels.scoresDecode, [probs, q, kCache, positions], [Tq, Tmax, NH, KVH, HS, 1 / Math.sqrt(HS)], B * NH * Tq);
+    this.dispatch(kernels.valuesDecode, [out, probs, vCache, positions], [Tq, Tmax, NH, KVH, HS], channelGroupInvocations(B * Tq, NH, HS));
     this.release(probs);
   }
 

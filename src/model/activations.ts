@@ -5,14 +5,19 @@
 import type { Backend, Tensor } from '../backend/backend.ts';
 import type { ModelConfig } from './config.ts';
 
+// Sizes: C = dim, Q = heads * headDim, K = kvHeads * headDim.
 export interface LayerActivations {
   ln1: Tensor; // [N,C] input_layernorm output
   ln1Rstd: Tensor; // [N]
-  q: Tensor; // [N,C] after rotary embedding
-  k: Tensor; // [N,C] after rotary embedding
-  v: Tensor; // [N,C]
+  qProj?: Tensor; // [N,Q] q_proj output (with its bias) before q_norm, when qkNorm
+  kProj?: Tensor; // [N,K]
+  qRstd?: Tensor; // [N*NH] q_norm's rstd of each head row, when qkNorm
+  kRstd?: Tensor; // [N*KVH]
+  q: Tensor; // [N,Q] after rotary embedding
+  k: Tensor; // [N,K] after rotary embedding
+  v: Tensor; // [N,K]
   probs: Tensor; // [B,NH,T,T]
-  attention: Tensor; // [N,C] attention output, before o_proj
+  attention: Tensor; // [N,Q] attention output, before o_proj
   residualMid: Tensor; // [N,C] the stream after the attention branch
   ln2: Tensor; // [N,C] post_attention_layernorm output
   ln2Rstd: Tensor; // [N]
@@ -27,12 +32,14 @@ export interface ActivationGrads {
   logits: Tensor; // [N,V]
   residual: Tensor; // [N,C] the stream, accumulating both branches
   normed: Tensor; // [N,C] into a norm's output
-  attention: Tensor; // [N,C]
-  qRotated: Tensor; // [N,C] into q after rotary embedding
-  kRotated: Tensor; // [N,C]
-  q: Tensor; // [N,C] into q_proj's output
-  k: Tensor; // [N,C]
-  v: Tensor; // [N,C]
+  attention: Tensor; // [N,Q]
+  qRotated: Tensor; // [N,Q] into q after rotary embedding
+  kRotated: Tensor; // [N,K]
+  qNormed?: Tensor; // [N,Q] into q_norm's output, when qkNorm
+  kNormed?: Tensor; // [N,K]
+  q: Tensor; // [N,Q] into q_proj's output (with its bias)
+  k: Tensor; // [N,K]
+  v: Tensor; // [N,K]
   hidden: Tensor; // [N,H]
   gate: Tensor; // [N,H]
   up: Tensor; // [N,H]
@@ -56,7 +63,8 @@ export class Activations {
     private readonly backend: Backend, private readonly config: ModelConfig,
     readonly B: number, readonly T: number, readonly forBackward: boolean,
   ) {
-    const { dim: C, ffnHidden: H, heads: NH, vocabSize: V, layers: L } = config;
+    const { dim: C, ffnHidden: H, heads: NH, kvHeads: KVH, headDim: HS, vocabSize: V, layers: L, qkNorm } = config;
+    const Q = NH * HS, K = KVH * HS;
     const N = (this.N = B * T);
     const f32 = (length: number): Tensor => backend.zeros(length);
     const i32 = (length: number): Tensor => backend.zeros(length, 'i32');
@@ -64,8 +72,10 @@ export class Activations {
     this.positions = i32(N);
     this.targets = i32(N);
     const layer = (residualMid: Tensor): LayerActivations => ({
-      ln1: f32(N * C), ln1Rstd: f32(N), q: f32(N * C), k: f32(N * C), v: f32(N * C), probs: f32(B * NH * T * T),
-      attention: f32(N * C), residualMid, ln2: f32(N * C), ln2Rstd: f32(N), gate: f32(N * H), up: f32(N * H), hidden: f32(N * H),
+      ln1: f32(N * C), ln1Rstd: f32(N),
+      ...(qkNorm ? { qProj: f32(N * Q), kProj: f32(N * K), qRstd: f32(N * NH), kRstd: f32(N * KVH) } : {}),
+      q: f32(N * Q), k: f32(N * K), v: f32(N * K), probs: f32(B * NH * T * T),
+      attention: f32(N * Q), residualMid, ln2: f32(N * C), ln2Rstd: f32(N), gate: f32(N * H), up: f32(N * H), hidden: f32(N * H),
     });
     if (forBackward) {
       this.residuals = Array.from({ length: L + 1 }, () => f32(N * C));
@@ -86,12 +96,14 @@ export class Activations {
   gradients(): ActivationGrads {
     if (!this.forBackward) throw new Error('this forward pass was not kept for a backward pass');
     if (this.grads === undefined) {
-      const { dim: C, ffnHidden: H, vocabSize: V } = this.config;
+      const { dim: C, ffnHidden: H, vocabSize: V, heads: NH, kvHeads: KVH, headDim: HS, qkNorm } = this.config;
+      const Q = NH * HS, K = KVH * HS;
       const f32 = (length: number): Tensor => this.backend.zeros(length);
       const N = this.N;
       this.grads = {
-        logp: f32(N), logits: f32(N * V), residual: f32(N * C), normed: f32(N * C), attention: f32(N * C), qRotated: f32(N * C), kRotated: f32(N * C),
-        q: f32(N * C), k: f32(N * C), v: f32(N * C), hidden: f32(N * H), gate: f32(N * H), up: f32(N * H),
+        logp: f32(N), logits: f32(N * V), residual: f32(N * C), normed: f32(N * C), attention: f32(N * Q), qRotated: f32(N * Q), kRotated: f32(N * K),
+        ...(qkNorm ? { qNormed: f32(N * Q), kNormed: f32(N * K) } : {}),
+        q: f32(N * Q), k: f32(N * K), v: f32(N * K), hidden: f32(N * H), gate: f32(N * H), up: f32(N * H),
       };
     }
     return this.grads;

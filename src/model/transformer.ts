@@ -2,9 +2,14 @@
 // of llm.c: one explicit forward that keeps its activations and one explicit backward.
 //
 //   x = embed(tokens)
-//   per layer:  x = x + o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))),  n = rmsnorm(x)
-//               x = x + down_proj(silu(gate_proj(n)) * up_proj(n)),                     n = rmsnorm(x)
+//   per layer:  x = x + o_proj(attention(rope(q_norm(q_proj(n))), rope(k_norm(k_proj(n))), v_proj(n))),  n = rmsnorm(x)
+//               x = x + down_proj(silu(gate_proj(n)) * up_proj(n)),                                       n = rmsnorm(x)
 //   logits = lm_head(rmsnorm(x))
+//
+// as Hugging Face's Llama, Qwen2 and Qwen3 compute it: q has `heads` heads, k and v `kvHeads`
+// (grouped-query attention), each of `headDim` channels; the q/k/v projections carry biases when
+// qkvBias (Qwen2); q_norm and k_norm, an RMSNorm of each head's row with a [headDim] weight, are
+// there when qkNorm (Qwen3) and the identity otherwise.
 
 import type { Backend, Tensor } from '../backend/backend.ts';
 import { Activations, type LayerActivations } from './activations.ts';
@@ -15,8 +20,8 @@ import { arrangeByRole, checkFlatLength, paramCount, paramSpecs, type ModelTenso
 export interface KvCache {
   B: number;
   Tmax: number;
-  keys: Tensor[]; // per layer [B,Tmax,C]
-  values: Tensor[]; // per layer [B,Tmax,C]
+  keys: Tensor[]; // per layer [B,Tmax,kvHeads*headDim]
+  values: Tensor[]; // per layer [B,Tmax,kvHeads*headDim]
 }
 
 /** Activation sets kept for reuse; prompts of ever new lengths would otherwise pile them up. */
@@ -72,8 +77,8 @@ export class Transformer {
     const acts = this.activationsFor(B, T, options.forBackward ?? false);
     this.backend.write(acts.tokens, tokens);
     this.backend.write(acts.positions, options.positions ?? Int32Array.from({ length: B * T }, (_, i) => i % T));
-    const { heads: NH } = this.config;
-    this.run(acts, (layer) => this.backend.attentionForward(layer.attention, layer.probs, layer.q, layer.k, layer.v, B, T, NH, headSize(this.config)));
+    const { heads: NH, kvHeads: KVH } = this.config;
+    this.run(acts, (layer) => this.backend.attentionForward(layer.attention, layer.probs, layer.q, layer.k, layer.v, B, T, NH, KVH, headSize(this.config)));
     return acts;
   }
 
@@ -89,18 +94,19 @@ export class Transformer {
     const acts = this.activationsFor(B, Tn, false);
     this.backend.write(acts.tokens, tokens);
     this.backend.write(acts.positions, positions);
-    const { dim: C, heads: NH } = this.config;
+    const { heads: NH, kvHeads: KVH } = this.config;
+    const HS = headSize(this.config), K = KVH * HS;
     this.run(acts, (layer, l) => {
-      this.backend.cacheWrite(cache.keys[l], layer.k, acts.positions, B, Tn, Tmax, C);
-      this.backend.cacheWrite(cache.values[l], layer.v, acts.positions, B, Tn, Tmax, C);
-      this.backend.attentionDecode(layer.attention, layer.q, cache.keys[l], cache.values[l], acts.positions, B, Tn, NH, headSize(this.config), Tmax);
+      this.backend.cacheWrite(cache.keys[l], layer.k, acts.positions, B, Tn, Tmax, K);
+      this.backend.cacheWrite(cache.values[l], layer.v, acts.positions, B, Tn, Tmax, K);
+      this.backend.attentionDecode(layer.attention, layer.q, cache.keys[l], cache.values[l], acts.positions, B, Tn, NH, KVH, HS, Tmax);
     });
     return acts;
   }
 
   createKvCache(B: number, Tmax: number): KvCache {
     if (Tmax > this.config.context) throw new Error(`cache length ${Tmax} exceeds the context of ${this.config.context}`);
-    const size = B * Tmax * this.config.dim;
+    const size = B * Tmax * this.config.kvHeads * headSize(this.config);
     const perLayer = (): Tensor[] => Array.from({ length: this.config.layers }, () => this.backend.zeros(size));
     return { B, Tmax, keys: perLayer(), values: perLayer() };
   }
@@ -123,8 +129,8 @@ export class Transformer {
    */
   backward(acts: Activations, dlogp: Float32Array): void {
     const be = this.backend;
-    const { dim: C, ffnHidden: H, heads: NH, vocabSize: V, layers: L, ropeTheta } = this.config;
-    const HS = headSize(this.config);
+    const { dim: C, ffnHidden: H, heads: NH, kvHeads: KVH, vocabSize: V, layers: L, ropeTheta } = this.config;
+    const HS = headSize(this.config), Q = NH * HS, K = KVH * HS;
     const { B, T, N } = acts;
     const w = this.weights;
     const g = this.gradients().byRole;
@@ -148,14 +154,24 @@ export class Transformer {
       be.matmulBackward(d.normed, lg.up, d.up, a.ln2, lw.up, N, C, H);
       be.rmsnormBackward(d.residual, lg.postAttentionNorm, d.normed, a.residualMid, lw.postAttentionNorm, a.ln2Rstd, N, C);
       // Attention branch.
-      for (const t of [d.attention, d.qRotated, d.kRotated, d.v, d.q, d.k, d.normed]) be.fill(t, 0);
-      be.matmulBackward(d.attention, lg.o, d.residual, a.attention, lw.o, N, C, C);
-      be.attentionBackward(d.qRotated, d.kRotated, d.v, d.attention, a.probs, a.q, a.k, a.v, B, T, NH, HS);
-      be.ropeBackward(d.q, d.qRotated, acts.positions, N, NH, HS, ropeTheta);
-      be.ropeBackward(d.k, d.kRotated, acts.positions, N, NH, HS, ropeTheta);
-      be.matmulBackward(d.normed, lg.q, d.q, a.ln1, lw.q, N, C, C);
-      be.matmulBackward(d.normed, lg.k, d.k, a.ln1, lw.k, N, C, C);
-      be.matmulBackward(d.normed, lg.v, d.v, a.ln1, lw.v, N, C, C);
+      for (const t of [d.attention, d.qRotated, d.kRotated, d.qNormed, d.kNormed, d.v, d.q, d.k, d.normed]) if (t) be.fill(t, 0);
+      be.matmulBackward(d.attention, lg.o, d.residual, a.attention, lw.o, N, Q, C);
+      be.attentionBackward(d.qRotated, d.kRotated, d.v, d.attention, a.probs, a.q, a.k, a.v, B, T, NH, KVH, HS);
+      // Through RoPE, then q_norm and k_norm (per head row) when there are such norms.
+      be.ropeBackward(d.qNormed ?? d.q, d.qRotated, acts.positions, N, NH, HS, ropeTheta);
+      be.ropeBackward(d.kNormed ?? d.k, d.kRotated, acts.positions, N, KVH, HS, ropeTheta);
+      if (d.qNormed && d.kNormed) {
+        be.rmsnormBackward(d.q, lg.qNorm!, d.qNormed, a.qProj!, lw.qNorm!, a.qRstd!, N * NH, HS);
+        be.rmsnormBackward(d.k, lg.kNorm!, d.kNormed, a.kProj!, lw.kNorm!, a.kRstd!, N * KVH, HS);
+      }
+      if (lg.qBias && lg.kBias && lg.vBias) {
+        be.biasBackward(lg.qBias, d.q, N, Q);
+        be.biasBackward(lg.kBias, d.k, N, K);
+        be.biasBackward(lg.vBias, d.v, N, K);
+      }
+      be.matmulBackward(d.normed, lg.q, d.q, a.ln1, lw.q, N, C, Q);
+      be.matmulBackward(d.normed, lg.k, d.k, a.ln1, lw.k, N, C, K);
+      be.matmulBackward(d.normed, lg.v, d.v, a.ln1, lw.v, N, C, K);
       be.rmsnormBackward(d.residual, lg.inputNorm, d.normed, acts.residuals[l], lw.inputNorm, a.ln1Rstd, N, C);
     }
     be.embeddingBackward(g.embed, d.residual, acts.tokens, N, C);
@@ -191,8 +207,8 @@ export class Transformer {
   /** Embedding, every layer with `attend` filling layer.attention from q, k, v, then norm and LM head. */
   private run(acts: Activations, attend: (layer: LayerActivations, l: number) => void): void {
     const be = this.backend;
-    const { dim: C, ffnHidden: H, heads: NH, vocabSize: V, layers: L, normEps, ropeTheta } = this.config;
-    const HS = headSize(this.config);
+    const { dim: C, ffnHidden: H, heads: NH, kvHeads: KVH, vocabSize: V, layers: L, normEps, ropeTheta } = this.config;
+    const HS = headSize(this.config), Q = NH * HS, K = KVH * HS;
     const N = acts.N;
     const w = this.weights;
     be.embeddingForward(acts.residuals[0], acts.tokens, w.embed, N, C);
@@ -200,13 +216,24 @@ export class Transformer {
       const a = acts.layers[l], lw = w.layers[l];
       const input = acts.residuals[l];
       be.rmsnormForward(a.ln1, a.ln1Rstd, input, lw.inputNorm, N, C, normEps);
-      be.matmulForward(a.q, a.ln1, lw.q, N, C, C);
-      be.matmulForward(a.k, a.ln1, lw.k, N, C, C);
-      be.matmulForward(a.v, a.ln1, lw.v, N, C, C);
+      // With q/k norms the projections keep their outputs (qProj, kProj) for the norms' backward.
+      const qProj = a.qProj ?? a.q, kProj = a.kProj ?? a.k;
+      be.matmulForward(qProj, a.ln1, lw.q, N, C, Q);
+      be.matmulForward(kProj, a.ln1, lw.k, N, C, K);
+      be.matmulForward(a.v, a.ln1, lw.v, N, C, K);
+      if (lw.qBias && lw.kBias && lw.vBias) {
+        be.biasForward(qProj, lw.qBias, N, Q);
+        be.biasForward(kProj, lw.kBias, N, K);
+        be.biasForward(a.v, lw.vBias, N, K);
+      }
+      if (lw.qNorm && lw.kNorm) {
+        be.rmsnormForward(a.q, a.qRstd!, qProj, lw.qNorm, N * NH, HS, normEps);
+        be.rmsnormForward(a.k, a.kRstd!, kProj, lw.kNorm, N * KVH, HS, normEps);
+      }
       be.ropeForward(a.q, a.q, acts.positions, N, NH, HS, ropeTheta);
-      be.ropeForward(a.k, a.k, acts.positions, N, NH, HS, ropeTheta);
+      be.ropeForward(a.k, a.k, acts.positions, N, KVH, HS, ropeTheta);
       attend(a, l);
-      be.matmulForward(acts.projection, a.attention, lw.o, N, C, C);
+      be.matmulForward(acts.projection, a.attention, lw.o, N, Q, C);
       be.residualForward(a.residualMid, input, acts.projection, N * C);
       be.rmsnormForward(a.ln2, a.ln2Rstd, a.residualMid, lw.postAttentionNorm, N, C, normEps);
       be.matmulForward(a.gate, a.ln2, lw.gate, N, C, H);

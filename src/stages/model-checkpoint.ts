@@ -1,6 +1,6 @@
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TokenizerReference } from '../checkpoint/checkpoint.ts';
 import { CheckpointError } from '../checkpoint/error.ts';
-import { validateModelConfig, type ModelConfig } from '../model/config.ts';
+import { modelConfig, type ModelConfig, type ModelShape } from '../model/config.ts';
 import type { AdamW } from '../model/optimizer.ts';
 import { paramCount, paramSpecs } from '../model/params.ts';
 import type { Transformer } from '../model/transformer.ts';
@@ -31,9 +31,10 @@ export interface LoadedModel {
 /** Reads a checkpoint written by `saveModel` (or any with the same names and shapes). */
 export async function loadModel(dir: string, { withOptimizer = false } = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(dir, { withOptimizer });
-  const config = checkpoint.metadata.modelConfig as ModelConfig;
+  let config: ModelConfig;
   try {
-    validateModelConfig(config);
+    // modelConfig gives fields added since the checkpoint was written (kvHeads, headDim, qkvBias, qkNorm) their defaults
+    config = modelConfig(checkpoint.metadata.modelConfig as ModelShape);
   } catch (error) {
     throw new CheckpointError(dir, (error as Error).message);
   }

@@ -60,19 +60,19 @@ export class BlasCpuBackend extends CpuBackend {
   override matmulBackward(dinp: Tensor, dweight: Tensor, dout: Tensor, inp: Tensor, weight: Tensor, N: number, C: number, OC: number): void {
     matmulBackward(this.blas, f32(dinp), f32(dweight), f32(dout), f32(inp), f32(weight), N, C, OC);
   }
-  override attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, HS: number): void {
-    attentionForward(this.blas, f32(out), f32(probs), f32(q), f32(k), f32(v), B, T, NH, HS);
+  override attentionForward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, B: number, T: number, NH: number, KVH: number, HS: number): void {
+    attentionForward(this.blas, f32(out), f32(probs), f32(q), f32(k), f32(v), B, T, NH, KVH, HS);
   }
   override attentionBackward(
     dq: Tensor, dk: Tensor, dv: Tensor, dout: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor,
-    B: number, T: number, NH: number, HS: number,
+    B: number, T: number, NH: number, KVH: number, HS: number,
   ): void {
-    attentionBackward(this.blas, f32(dq), f32(dk), f32(dv), f32(dout), f32(probs), f32(q), f32(k), f32(v), B, T, NH, HS);
+    attentionBackward(this.blas, f32(dq), f32(dk), f32(dv), f32(dout), f32(probs), f32(q), f32(k), f32(v), B, T, NH, KVH, HS);
   }
   override attentionDecode(
     out: Tensor, q: Tensor, kCache: Tensor, vCache: Tensor, positions: Tensor,
-    B: number, Tq: number, NH: number, HS: number, Tmax: number,
+    B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
   ): void {
-    attentionDecode(this.blas, f32(out), f32(q), f32(kCache), f32(vCache), i32(positions), B, Tq, NH, HS, Tmax);
+    attentionDecode(this.blas, f32(out), f32(q), f32(kCache), f32(vCache), i32(positions), B, Tq, NH, KVH, HS, Tmax);
   }
 }

@@ -5,13 +5,14 @@ import type { Blas } from './library.ts';
 
 /**
  * out[B,Tq,NH,HS]: query (b, t) at position p = positions[b*Tq + t] attends to the cached keys
- * and values 0..p of sequence b; q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,NH,HS].
+ * and values 0..p of sequence b, query head h to key/value head floor(h / (NH/KVH));
+ * q [B,Tq,NH,HS]; kCache, vCache [B,Tmax,KVH,HS].
  */
 export function attentionDecode(
   blas: Blas, out: Float32Array, q: Float32Array, kCache: Float32Array, vCache: Float32Array, positions: Int32Array,
-  B: number, Tq: number, NH: number, HS: number, Tmax: number,
+  B: number, Tq: number, NH: number, KVH: number, HS: number, Tmax: number,
 ): void {
-  const C = NH * HS;
+  const QC = NH * HS, KC = KVH * HS, group = NH / KVH;
   const { at: [scoresAt, countsAt], f32: [scores], i32: [, counts] } = regions([Tq * Tmax, Tq]);
   for (let b = 0; b < B; b++) {
     // Every query of the sequence scores the keys up to the furthest one among them; each row
@@ -24,12 +25,12 @@ export function attentionDecode(
       count = Math.max(count, counts[t]);
     }
     for (let h = 0; h < NH; h++) {
-      const query = b * Tq * C + h * HS, cached = b * Tmax * C + h * HS;
+      const query = b * Tq * QC + h * HS, cached = b * Tmax * KC + Math.floor(h / group) * HS;
       // scores[Tq,count] = q_h @ k_h^T / sqrt(HS), then each row's softmax
-      blas.sgemm(false, true, Tq, count, HS, 1 / Math.sqrt(HS), q.subarray(query), C, kCache.subarray(cached), C, 0, scores, count);
+      blas.sgemm(false, true, Tq, count, HS, 1 / Math.sqrt(HS), q.subarray(query), QC, kCache.subarray(cached), KC, 0, scores, count);
       simdKernels().softmaxRows(scoresAt, Tq, count, countsAt);
       // out_h[Tq,HS] = scores @ v_h
-      blas.sgemm(false, false, Tq, HS, count, 1, scores, count, vCache.subarray(cached), C, 0, out.subarray(query), C);
+      blas.sgemm(false, false, Tq, HS, count, 1, scores, count, vCache.subarray(cached), KC, 0, out.subarray(query), QC);
     }
   }
 }
