@@ -11,10 +11,11 @@
 // examples with reasoningExample below.
 
 import type { Generation, GenerationPhase } from '../model/generate.ts';
-import { concatBytes, type BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
+import { concatBytes } from '../tokenizer/bpe-tokenizer.ts';
+import type { WithMarkers } from '../tokenizer/tokenizer.ts';
 
-/** What the format needs of a tokenizer: its markers and each token's bytes. */
-export type ReasoningVocabulary = Pick<BpeTokenizer, 'specialIds' | 'tokenBytes'>;
+/** What the format needs of a tokenizer: its markers (see requireMarkers) and each token's bytes. */
+export type ReasoningVocabulary = Pick<WithMarkers, 'specialIds' | 'tokenBytes'>;
 
 export interface ResponseBudgets {
   thinkTokens: number; // thought tokens before </think>; 0 = no thought

@@ -1,12 +1,13 @@
 // A piscina task of the data stage (src/stages/token-data.ts): one batch of documents encoded,
 // with the tokenizer loaded once per worker thread from its tokenizer.json.
 import type { Document } from '../data/document.ts';
-import type { BpeTokenizer } from '../tokenizer/bpe-tokenizer.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import type { SplitThought } from './token-data.ts';
 
 export interface TokenizeTask {
   tokenizer: string; // tokenizer.json path
+  forModel?: boolean; // a pretrained model's tokenizer (loadTokenizer's option): never appended to
   documents: Document[]; // their thought spans already checked
 }
 
@@ -16,10 +17,13 @@ export interface TokenizedBatch {
   thoughts: SplitThought[]; // spans as indices into `tokens`
 }
 
-let loaded: { path: string; tokenizer: Promise<BpeTokenizer> } | undefined;
+let loaded: { path: string; forModel: boolean; tokenizer: Promise<Tokenizer> } | undefined;
 
 export default async function tokenizeBatch(task: TokenizeTask): Promise<TokenizedBatch> {
-  if (loaded?.path !== task.tokenizer) loaded = { path: task.tokenizer, tokenizer: loadTokenizer(task.tokenizer) };
+  const forModel = task.forModel ?? false;
+  if (loaded?.path !== task.tokenizer || loaded.forModel !== forModel) {
+    loaded = { path: task.tokenizer, forModel, tokenizer: loadTokenizer(task.tokenizer, { forModel }) };
+  }
   return encodeDocuments(task.documents, await loaded.tokenizer);
 }
 
@@ -27,7 +31,7 @@ export default async function tokenizeBatch(task: TokenizeTask): Promise<Tokeniz
  * The text of each document is encoded in pieces cut at every thought span's ends, so that a
  * span always starts and ends at a token boundary.
  */
-export function encodeDocuments(documents: Document[], tokenizer: BpeTokenizer): TokenizedBatch {
+export function encodeDocuments(documents: Document[], tokenizer: Pick<Tokenizer, 'encode'>): TokenizedBatch {
   const tokens: number[] = [];
   const lengths = new Int32Array(documents.length);
   const thoughts: SplitThought[] = [];

@@ -1,5 +1,5 @@
 import { bytesToByteLevel, pretokenize, specialTokenPattern } from './byte-level.ts';
-import { SPECIAL_TOKENS, type SpecialToken } from './special-tokens.ts';
+import { markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts';
 
 // A byte-level BPE tokenizer: every id stands for a byte string; ordinary text is cut around
 // special tokens, pre-tokenized, and each pre-token's bytes are merged in rank order. Encoding
@@ -10,11 +10,11 @@ export const MAX_VOCAB = 1 << 21;
 
 const ENCODE_CACHE_LIMIT = 1 << 17;
 
-export class BpeTokenizer {
+export class BpeTokenizer implements Tokenizer {
   readonly tokens: readonly Uint8Array[]; // bytes of each id; a special token's are its UTF-8 text
   readonly merges: readonly (readonly [number, number])[]; // in rank order
   readonly specialTokens: ReadonlyMap<string, number>; // every token matched whole in the text
-  readonly specialIds: Readonly<Record<SpecialToken, number>>; // the reasoning format's markers
+  readonly specialIds: ReasoningMarkers | undefined; // the reasoning format's markers, when all four are special tokens
   private readonly byteIds: Int32Array; // id of each single byte
   private readonly mergeRanks = new Map<number, number>(); // pair key -> rank
   private readonly mergeResults = new Map<number, number>(); // pair key -> merged id
@@ -27,13 +27,7 @@ export class BpeTokenizer {
     this.tokens = tokens;
     this.merges = merges;
     this.specialTokens = specialTokens;
-    const specialIds: Partial<Record<SpecialToken, number>> = {};
-    for (const token of SPECIAL_TOKENS) {
-      const id = specialTokens.get(token);
-      if (id === undefined) throw new Error(`tokenizer lacks the special token ${token}`);
-      specialIds[token] = id;
-    }
-    this.specialIds = specialIds as Record<SpecialToken, number>;
+    this.specialIds = markersOf(specialTokens);
     this.specialPattern = specialTokenPattern(specialTokens.keys());
 
     const special = new Set(specialTokens.values());

@@ -1,7 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { BpeTokenizer } from './bpe-tokenizer.ts';
 import { byteLevelToBytes, bytesToByteLevel } from './byte-level.ts';
+import { describe, HfTokenizer } from './hf-tokenizer.ts';
 import { SPECIAL_TOKENS } from './special-tokens.ts';
+import type { Tokenizer, WithMarkers } from './tokenizer.ts';
 
 // Hugging Face tokenizer.json for byte-level BPE (GPT-2's kind): the files this project writes
 // load in `@huggingface/tokenizers` and Python `tokenizers` and encode to the same ids.
@@ -10,14 +12,29 @@ export async function saveTokenizer(path: string, tokenizer: BpeTokenizer): Prom
   await writeFile(path, `${JSON.stringify(toTokenizerJson(tokenizer), null, 2)}\n`);
 }
 
-export async function loadTokenizer(path: string): Promise<BpeTokenizer> {
+export interface LoadTokenizerOptions {
+  // The tokenizer of a pretrained model (a Hugging Face folder): its vocabulary is the model's
+  // embedding, so nothing is appended to it.
+  forModel?: boolean;
+}
+
+// A tokenizer for a model trained here (no options): a GPT-2-style file, encoded by the
+// project's BpeTokenizer, with the reasoning format's markers appended when the file lacks them
+// (the files this project trains hold them, so their ids never change).
+// A pretrained model's tokenizer ({ forModel: true }): the project's BpeTokenizer where it
+// encodes the file exactly, else @huggingface/tokenizers (HfTokenizer); never appended to, so
+// `specialIds` is undefined unless the file holds all four markers.
+export async function loadTokenizer(path: string): Promise<WithMarkers<BpeTokenizer>>;
+export async function loadTokenizer(path: string, options: LoadTokenizerOptions): Promise<Tokenizer>;
+export async function loadTokenizer(path: string, { forModel = false }: LoadTokenizerOptions = {}): Promise<Tokenizer> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
     throw new Error(`${path}: cannot read tokenizer (${(error as Error).message})`);
   }
-  return fromTokenizerJson(json, path);
+  if (!forModel) return fromTokenizerJson(json, path);
+  return isObject(json) && unsupportedFeature(json) === undefined ? fromTokenizerJson(json, path, { appendMarkers: false }) : new HfTokenizer(json, path);
 }
 
 export function toTokenizerJson(tokenizer: BpeTokenizer): object {
@@ -66,27 +83,17 @@ type Json = Record<string, unknown>;
 
 // Accepts what this project can encode exactly: a BPE model over GPT-2's byte-level
 // pre-tokenizer, no normalizer, added tokens matched as written. Special tokens of the reasoning
-// format that the file lacks are appended after its last id.
-export function fromTokenizerJson(json: unknown, source: string): BpeTokenizer {
+// format that the file lacks are appended after its last id, unless `appendMarkers` is false.
+export function fromTokenizerJson(json: unknown, source: string): WithMarkers<BpeTokenizer>;
+export function fromTokenizerJson(json: unknown, source: string, options: { appendMarkers: boolean }): BpeTokenizer;
+export function fromTokenizerJson(json: unknown, source: string, { appendMarkers = true } = {}): BpeTokenizer {
   const fail = (message: string): never => {
     throw new Error(`${source}: ${message}; supported: byte-level BPE tokenizer.json (GPT-2 style)`);
   };
   const root = isObject(json) ? json : fail('not a JSON object');
   const model = isObject(root.model) ? root.model : fail('no "model" object');
-  if (model.type !== 'BPE') fail(`model type ${JSON.stringify(model.type)} is not supported`);
-  if (root.normalizer != null) fail(`normalizer ${describe(root.normalizer)} is not supported`);
-  const pre = root.pre_tokenizer;
-  if (!isObject(pre) || pre.type !== 'ByteLevel' || pre.add_prefix_space === true || pre.use_regex === false) {
-    fail(`pre-tokenizer ${describe(pre)} is not supported (only ByteLevel with use_regex and without add_prefix_space)`);
-  }
-  if (root.post_processor != null && (root.post_processor as Json).type !== 'ByteLevel') {
-    fail(`post-processor ${describe(root.post_processor)} is not supported`);
-  }
-  if (root.decoder != null && (root.decoder as Json).type !== 'ByteLevel') fail(`decoder ${describe(root.decoder)} is not supported`);
-  if (model.dropout != null && model.dropout !== 0) fail('BPE dropout is not supported');
-  if (model.byte_fallback === true) fail('byte_fallback is not supported');
-  if (model.ignore_merges === true) fail('ignore_merges is not supported');
-  if (model.continuing_subword_prefix || model.end_of_word_suffix) fail('subword prefixes and suffixes are not supported');
+  const unsupported = unsupportedFeature(root);
+  if (unsupported !== undefined) fail(unsupported);
 
   const vocab = isObject(model.vocab) ? model.vocab : fail('model has no "vocab" object');
   const tokens: (Uint8Array | undefined)[] = [];
@@ -100,16 +107,13 @@ export function fromTokenizerJson(json: unknown, source: string): BpeTokenizer {
   const encoder = new TextEncoder();
   for (const token of added) {
     if (!isObject(token) || typeof token.content !== 'string' || !Number.isInteger(token.id)) fail(`added token ${describe(token)} is malformed`);
-    if (token.lstrip === true || token.rstrip === true || token.single_word === true) {
-      fail(`added token ${JSON.stringify(token.content)} uses lstrip, rstrip or single_word, which are not supported`);
-    }
     specialTokens.set(token.content as string, token.id as number);
     tokens[token.id as number] = encoder.encode(token.content as string);
   }
   for (const [name, id] of ids) {
     if (tokens[id] === undefined) tokens[id] = byteLevelToBytes(name, source);
   }
-  for (const token of SPECIAL_TOKENS) {
+  for (const token of appendMarkers ? SPECIAL_TOKENS : []) {
     if (!specialTokens.has(token)) {
       specialTokens.set(token, tokens.length);
       tokens.push(encoder.encode(token));
@@ -135,10 +139,29 @@ export function fromTokenizerJson(json: unknown, source: string): BpeTokenizer {
   }
 }
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+// What in a tokenizer.json the project's encoder would not reproduce exactly, if anything.
+function unsupportedFeature(root: Json): string | undefined {
+  const model = isObject(root.model) ? root.model : {};
+  if (model.type !== 'BPE') return `model type ${JSON.stringify(model.type)} is not supported`;
+  if (root.normalizer != null) return `normalizer ${describe(root.normalizer)} is not supported`;
+  const pre = root.pre_tokenizer;
+  if (!isObject(pre) || pre.type !== 'ByteLevel' || pre.add_prefix_space === true || pre.use_regex === false) {
+    return `pre-tokenizer ${describe(pre)} is not supported (only ByteLevel with use_regex and without add_prefix_space)`;
+  }
+  if (root.post_processor != null && (root.post_processor as Json).type !== 'ByteLevel') return `post-processor ${describe(root.post_processor)} is not supported`;
+  if (root.decoder != null && (root.decoder as Json).type !== 'ByteLevel') return `decoder ${describe(root.decoder)} is not supported`;
+  if (model.dropout != null && model.dropout !== 0) return 'BPE dropout is not supported';
+  if (model.byte_fallback === true) return 'byte_fallback is not supported';
+  if (model.ignore_merges === true) return 'ignore_merges is not supported';
+  if (model.continuing_subword_prefix || model.end_of_word_suffix) return 'subword prefixes and suffixes are not supported';
+  for (const token of Array.isArray(root.added_tokens) ? root.added_tokens : []) {
+    if (isObject(token) && (token.lstrip === true || token.rstrip === true || token.single_word === true)) {
+      return `added token ${JSON.stringify(token.content)} uses lstrip, rstrip or single_word, which are not supported`;
+    }
+  }
+  return undefined;
 }
 
-function describe(value: unknown): string {
-  return isObject(value) && typeof value.type === 'string' ? value.type : JSON.stringify(value);
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,6 +2,7 @@ import type { Document } from '../data/document.ts';
 import { BpeTokenizer, MAX_VOCAB, concatBytes, pairKey } from './bpe-tokenizer.ts';
 import { pretokenize, specialTokenPattern } from './byte-level.ts';
 import { SPECIAL_TOKENS } from './special-tokens.ts';
+import type { WithMarkers } from './tokenizer.ts';
 
 // Byte-level BPE training. Ids: 0..255 the bytes, then the special tokens, then one id per merge
 // until the vocabulary has exactly `vocabSize` tokens. Pairs are counted over unique pre-tokens
@@ -10,7 +11,7 @@ import { SPECIAL_TOKENS } from './special-tokens.ts';
 
 export const FIRST_MERGE_ID = 256 + SPECIAL_TOKENS.length;
 
-export async function trainBpe(documents: AsyncIterable<Document>, vocabSize: number): Promise<BpeTokenizer> {
+export async function trainBpe(documents: AsyncIterable<Document>, vocabSize: number): Promise<WithMarkers<BpeTokenizer>> {
   if (!Number.isInteger(vocabSize) || vocabSize < FIRST_MERGE_ID || vocabSize > MAX_VOCAB) {
     throw new Error(`vocabulary size must be an integer in ${FIRST_MERGE_ID}..${MAX_VOCAB} (256 bytes + ${SPECIAL_TOKENS.length} special tokens + merges), got ${vocabSize}`);
   }
@@ -72,7 +73,7 @@ export async function trainBpe(documents: AsyncIterable<Document>, vocabSize: nu
       if (count > 0) heap.push(key, count);
     }
   }
-  return new BpeTokenizer(tokens, merges, specialTokens);
+  return new BpeTokenizer(tokens, merges, specialTokens) as WithMarkers<BpeTokenizer>; // every marker is one of specialTokens
 }
 
 async function countPretokens(documents: AsyncIterable<Document>): Promise<Map<string, number>> {

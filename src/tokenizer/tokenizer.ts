@@ -1,0 +1,40 @@
+import { SPECIAL_TOKENS, type SpecialToken } from './special-tokens.ts';
+
+// What the project needs of a tokenizer: ids for text, and the exact bytes of every id, whose
+// running sums are the token boundaries the prefix-matching reward checks. Two kinds implement
+// it: BpeTokenizer (the project's own encoder) and HfTokenizer (@huggingface/tokenizers, for
+// pretrained models' tokenizer.json files the project's encoder does not handle).
+
+export type ReasoningMarkers = Readonly<Record<SpecialToken, number>>;
+
+export interface Tokenizer {
+  readonly vocabSize: number; // ids are below this
+  readonly specialTokens: ReadonlyMap<string, number>; // every token matched whole in the text
+  // The reasoning format's markers, when the tokenizer holds all four; a pretrained model's
+  // tokenizer usually lacks them and never gains them (its embedding has a fixed size).
+  readonly specialIds: ReasoningMarkers | undefined;
+  encode(text: string): number[];
+  decode(ids: ArrayLike<number>): string;
+  decodeBytes(ids: ArrayLike<number>): Uint8Array;
+  tokenBytes(id: number): Uint8Array;
+  byteLengths(ids: ArrayLike<number>): number[];
+}
+
+export type WithMarkers<T extends Tokenizer = Tokenizer> = T & { readonly specialIds: ReasoningMarkers };
+
+// For the users of the project's special-token format: `source` names the tokenizer file.
+export function requireMarkers<T extends Tokenizer>(tokenizer: T, source: string): WithMarkers<T> {
+  if (tokenizer.specialIds === undefined) {
+    throw new Error(
+      `${source}: the tokenizer lacks the reasoning format's special tokens <think>, </think>, <answer>, <end>, which the project's special-token response format needs; a pretrained model's vocabulary cannot grow, so its prompts go through its chat template`,
+    );
+  }
+  return tokenizer as WithMarkers<T>;
+}
+
+// The markers among a tokenizer's special tokens, when all four are there.
+export function markersOf(specialTokens: ReadonlyMap<string, number>): ReasoningMarkers | undefined {
+  const ids: Partial<Record<SpecialToken, number>> = {};
+  for (const token of SPECIAL_TOKENS) ids[token] = specialTokens.get(token);
+  return SPECIAL_TOKENS.every((token) => ids[token] !== undefined) ? (ids as ReasoningMarkers) : undefined;
+}
