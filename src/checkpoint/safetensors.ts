@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { writeFileAtomically } from './atomic.ts';
@@ -47,13 +48,44 @@ export async function writeSafetensors(path: string, tensors: NamedTensor[], met
 
 /** Reads every tensor of a safetensors file as f32, checking the header against the file first. */
 export async function readSafetensors(path: string): Promise<SafetensorsContents> {
-  requireLittleEndian(path);
-  const file = await openForReading(path);
+  const file = await SafetensorsFile.open(path);
   try {
-    const fileSize = (await file.stat()).size;
+    const tensors: NamedTensor[] = [];
+    for (const entry of file.entries) {
+      let data: Float32Array;
+      try {
+        data = new Float32Array(entry.elements);
+      } catch {
+        throw new CheckpointError(path, `tensor '${entry.name}' of ${entry.elements} elements does not fit in memory`);
+      }
+      await file.read(data, entry);
+      tensors.push({ name: entry.name, shape: entry.shape, data });
+    }
+    return { tensors, metadata: file.metadata };
+  } finally {
+    await file.close();
+  }
+}
+
+/** A header, checked against the file's size. */
+export interface SafetensorsHeader {
+  entries: SafetensorsEntry[]; // in file order
+  metadata: Record<string, string>; // the header's `__metadata__`
+  dataStart: number; // where the data section starts in the file
+}
+
+/**
+ * Reads and checks the header of a safetensors file without reading any tensor data;
+ * synchronous, as it reads a few kilobytes, so that checks of a folder can be too.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  requireLittleEndian(path);
+  const fd = openForReadingSync(path);
+  try {
+    const fileSize = fstatSync(fd).size;
     if (fileSize < 8) throw new CheckpointError(path, `the file is ${fileSize} bytes long, too short to hold the 8-byte header length`);
     const lengthBytes = Buffer.alloc(8);
-    await readExactly(lengthBytes, file, 0, path);
+    readExactlySync(lengthBytes, fd, 0, path);
     const headerLength = lengthBytes.readBigUInt64LE(0);
     if (headerLength > BigInt(fileSize - 8)) {
       throw new CheckpointError(path, `the header length is ${headerLength} bytes but only ${fileSize - 8} bytes follow it: the file is truncated or not safetensors`);
@@ -62,19 +94,57 @@ export async function readSafetensors(path: string): Promise<SafetensorsContents
       throw new CheckpointError(path, `the header length is ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit: the file is not safetensors`);
     }
     const headerBytes = Buffer.alloc(Number(headerLength));
-    await readExactly(headerBytes, file, 8, path);
+    readExactlySync(headerBytes, fd, 8, path);
     const { entries, metadata } = parseHeader(path, headerBytes);
     const dataStart = 8 + headerBytes.length;
     checkLayout(path, entries, fileSize - dataStart);
-    const tensors: NamedTensor[] = [];
-    for (const entry of entries) tensors.push(await readTensor(file, entry, dataStart, path));
-    return { tensors, metadata };
+    return { entries, metadata, dataStart };
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
-interface HeaderEntry {
+/**
+ * An open safetensors file whose header has been read and checked. Tensors are read one at a
+ * time into arrays the caller owns, so a large model can be read straight into its own
+ * parameter array without a second copy of every tensor.
+ */
+export class SafetensorsFile {
+  private constructor(
+    readonly path: string,
+    private readonly file: FileHandle,
+    readonly entries: SafetensorsEntry[], // in file order
+    readonly metadata: Record<string, string>,
+    private readonly dataStart: number,
+  ) {}
+
+  static async open(path: string): Promise<SafetensorsFile> {
+    const { entries, metadata, dataStart } = readSafetensorsHeader(path);
+    return new SafetensorsFile(path, await openForReading(path), entries, metadata, dataStart);
+  }
+
+  /** Reads the tensor `entry` (one of `entries`) into `out`, widened exactly to f32. */
+  async read(out: Float32Array, entry: SafetensorsEntry): Promise<void> {
+    const { name, dtype, elements, begin } = entry;
+    if (out.length !== elements) throw new CheckpointError(this.path, `tensor '${name}' has ${elements} elements, read into an array of ${out.length}`);
+    const position = this.dataStart + begin;
+    if (dtype === 'F32') {
+      await readExactly(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), this.file, position, this.path);
+      return;
+    }
+    const halves = new Uint16Array(elements);
+    await readExactly(new Uint8Array(halves.buffer), this.file, position, this.path);
+    if (dtype === 'F16') f16ToF32(out, halves);
+    else bf16ToF32(out, halves);
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}
+
+/** One tensor as the header describes it; its bytes are [begin, end) of the data section. */
+export interface SafetensorsEntry {
   name: string;
   dtype: string;
   shape: number[];
@@ -103,7 +173,7 @@ function encodeHeader(path: string, sorted: NamedTensor[], metadata: Record<stri
   return Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, ' ')]);
 }
 
-function parseHeader(path: string, bytes: Buffer): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+function parseHeader(path: string, bytes: Buffer): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -112,7 +182,7 @@ function parseHeader(path: string, bytes: Buffer): { entries: HeaderEntry[]; met
   }
   if (!isObject(header)) throw new CheckpointError(path, 'the header is not a JSON object');
   const metadata: Record<string, string> = {};
-  const entries: HeaderEntry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === METADATA_KEY) {
       if (!isObject(value)) throw new CheckpointError(path, `${METADATA_KEY} is not a JSON object`);
@@ -127,7 +197,7 @@ function parseHeader(path: string, bytes: Buffer): { entries: HeaderEntry[]; met
   return { entries, metadata };
 }
 
-function parseEntry(path: string, name: string, value: unknown): HeaderEntry {
+function parseEntry(path: string, name: string, value: unknown): SafetensorsEntry {
   const where = `tensor '${name}'`;
   if (!isObject(value)) throw new CheckpointError(path, `${where} is described by ${JSON.stringify(value)}, not an object`);
   const { dtype, shape, data_offsets: offsets } = value;
@@ -149,7 +219,7 @@ function parseEntry(path: string, name: string, value: unknown): HeaderEntry {
 }
 
 /** Sorts `entries` by offset and checks that they tile the data section: no gap, no overlap, nothing missing. */
-function checkLayout(path: string, entries: HeaderEntry[], dataSize: number): void {
+function checkLayout(path: string, entries: SafetensorsEntry[], dataSize: number): void {
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   let previous = 'the start of the data';
@@ -161,25 +231,6 @@ function checkLayout(path: string, entries: HeaderEntry[], dataSize: number): vo
     previous = `tensor '${name}'`;
   }
   if (covered < dataSize) throw new CheckpointError(path, `${dataSize - covered} bytes follow the end of the last tensor; the header describes only ${covered} data bytes`);
-}
-
-async function readTensor(file: FileHandle, entry: HeaderEntry, dataStart: number, path: string): Promise<NamedTensor> {
-  const { name, dtype, shape, elements, begin } = entry;
-  let data: Float32Array;
-  try {
-    data = new Float32Array(elements);
-  } catch {
-    throw new CheckpointError(path, `tensor '${name}' of ${elements} elements does not fit in memory`);
-  }
-  if (dtype === 'F32') {
-    await readExactly(new Uint8Array(data.buffer), file, dataStart + begin, path);
-  } else {
-    const halves = new Uint16Array(elements);
-    await readExactly(new Uint8Array(halves.buffer), file, dataStart + begin, path);
-    if (dtype === 'F16') f16ToF32(data, halves);
-    else bf16ToF32(data, halves);
-  }
-  return { name, shape, data };
 }
 
 async function openForReading(path: string): Promise<FileHandle> {
@@ -195,6 +246,30 @@ async function openForReading(path: string): Promise<FileHandle> {
     throw new CheckpointError(path, 'not a regular file');
   }
   return file;
+}
+
+function openForReadingSync(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CheckpointError(path, code === 'ENOENT' ? 'the file does not exist' : `the file cannot be opened (${code ?? (err as Error).message})`);
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new CheckpointError(path, 'not a regular file');
+  }
+  return fd;
+}
+
+function readExactlySync(target: Uint8Array, fd: number, position: number, path: string): void {
+  let done = 0;
+  while (done < target.length) {
+    const bytesRead = readSync(fd, target, done, Math.min(target.length - done, MAX_IO_BYTES), position + done);
+    if (bytesRead === 0) throw new CheckpointError(path, `the file ended at byte ${position + done} while being read: it was truncated`);
+    done += bytesRead;
+  }
 }
 
 async function readExactly(target: Uint8Array, file: FileHandle, position: number, path: string): Promise<void> {
