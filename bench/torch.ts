@@ -25,7 +25,7 @@ const UNITS = { matmul_512cubed_gflops: 'GFLOP/s', train_tokens_per_s: 'tokens/s
 type Measure = keyof typeof UNITS;
 const MEASURES = Object.keys(UNITS) as Measure[];
 
-interface TorchRun {
+export interface TorchRun {
   label: string; // e.g. _t1, _t2_blasenv_unset
   figures: Record<string, { value: number; unit: string }>;
   facts: Record<string, string>;
@@ -42,24 +42,33 @@ function importsTorch(python: string): boolean {
 }
 
 /** RPT_PYTHON when set (it must import torch), else the first candidate that imports torch. */
-function findPython(): string | undefined {
+export function findPython(): string | undefined {
   const chosen = process.env.RPT_PYTHON;
   if (chosen) return importsTorch(chosen) ? chosen : undefined;
   return ['python3', '/usr/bin/python3'].find(importsTorch);
 }
 
-/** One run of torch_engine.py; its stderr passes through, its stdout is the JSON of its figures. */
-function runTorch(python: string, flags: string[], env: NodeJS.ProcessEnv, label: string): TorchRun {
-  console.error(`torch${label}: ${python} ${SCRIPT} ${flags.join(' ')}`);
-  const child = spawnSync(python, [SCRIPT, '--json', ...flags], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+/** Why no torch run can happen, for stderr: what was tried and how to install torch. */
+export function pythonMissing(): string {
+  const tried = process.env.RPT_PYTHON ? `RPT_PYTHON=${process.env.RPT_PYTHON}` : 'python3 and /usr/bin/python3';
+  return `PyTorch not found (${tried} cannot import torch): install it (Debian: apt-get install python3-torch, else pip install torch) or point RPT_PYTHON at a Python that has it`;
+}
+
+/** One run of a peer script; its stderr passes through, its stdout is the JSON of its figures. */
+function runTorch(python: string, script: string, flags: string[], env: NodeJS.ProcessEnv, label: string): TorchRun {
+  console.error(`torch${label}: ${python} ${script} ${flags.join(' ')}`);
+  const child = spawnSync(python, [script, '--json', ...flags], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (child.error) throw child.error;
-  if (child.status !== 0) throw new Error(`${SCRIPT} exited with status ${child.status}`);
+  if (child.status !== 0) throw new Error(`${script} exited with status ${child.status}`);
   const { facts, ...figures } = JSON.parse(child.stdout) as TorchRun['figures'] & { facts: Record<string, string> };
   return { label, figures, facts };
 }
 
-/** Every torch setting: per environment, the default thread count and, when it differs, all cores. */
-function torchRuns(python: string, common: string[]): TorchRun[] {
+/**
+ * Every torch setting of the peer `script` (bench/peer/*.py, which takes --json and --threads):
+ * per environment, the default thread count and, when it differs, all cores.
+ */
+export function torchRuns(python: string, script: string, common: string[]): TorchRun[] {
   const environments: { suffix: string; env: NodeJS.ProcessEnv }[] = [{ suffix: '', env: process.env }];
   if (BLAS_ENV.some((name) => process.env[name] !== undefined)) {
     const env = { ...process.env };
@@ -70,20 +79,35 @@ function torchRuns(python: string, common: string[]): TorchRun[] {
   const runs: TorchRun[] = [];
   for (const { suffix, env } of environments) {
     // the default run is labelled only once it has said how many threads torch chose
-    const first: TorchRun = { ...runTorch(python, common, env, suffix || ' (default threads)'), reference: runs[0] };
+    const first: TorchRun = { ...runTorch(python, script, common, env, suffix || ' (default threads)'), reference: runs[0] };
     const threads = Number(first.facts.threads);
     first.label = `_t${threads}${suffix}`;
     runs.push(first);
-    if (threads !== cores) runs.push({ ...runTorch(python, [...common, '--threads', String(cores)], env, `_t${cores}${suffix}`), reference: first });
+    if (threads !== cores) runs.push({ ...runTorch(python, script, [...common, '--threads', String(cores)], env, `_t${cores}${suffix}`), reference: first });
   }
   return runs;
+}
+
+/**
+ * torch's facts, each named torch_*: the first run's, and a later run's only where they differ
+ * from its reference's (the threads, or the OpenBLAS kernel once the environment variables are gone).
+ */
+export function torchFacts(runs: TorchRun[]): Record<string, string> {
+  const facts: Record<string, string> = {};
+  for (const run of runs) {
+    for (const [key, value] of Object.entries(run.facts)) {
+      const name = key.startsWith('torch_') ? key : `torch_${key}`;
+      if (run.reference === undefined) facts[name] = value;
+      else if (run.reference.facts[key] !== value) facts[`${name}${run.label}`] = value;
+    }
+  }
+  return facts;
 }
 
 export async function main(args: string[]): Promise<void> {
   const python = findPython();
   if (python === undefined) {
-    const tried = process.env.RPT_PYTHON ? `RPT_PYTHON=${process.env.RPT_PYTHON}` : 'python3 and /usr/bin/python3';
-    console.error(`PyTorch not found (${tried} cannot import torch): install it (Debian: apt-get install python3-torch, else pip install torch) or point RPT_PYTHON at a Python that has it`);
+    console.error(pythonMissing());
     process.exitCode = 1;
     return;
   }
@@ -104,17 +128,9 @@ export async function main(args: string[]): Promise<void> {
     backend.destroy();
   }
 
-  const runs = torchRuns(python, ['--steps', String(steps), '--new-tokens', String(newTokens)]);
+  const runs = torchRuns(python, SCRIPT, ['--steps', String(steps), '--new-tokens', String(newTokens)]);
   facts.torch_python = python;
-  // torch's facts from the first run; a later run's only where they differ from its reference's
-  // (the threads, or the OpenBLAS kernel once the environment variables are gone)
-  for (const run of runs) {
-    for (const [key, value] of Object.entries(run.facts)) {
-      const name = key.startsWith('torch_') ? key : `torch_${key}`;
-      if (run.reference === undefined) facts[name] = value;
-      else if (run.reference.facts[key] !== value) facts[`${name}${run.label}`] = value;
-    }
-  }
+  Object.assign(facts, torchFacts(runs));
 
   const figures: Figure[] = [];
   for (const name of MEASURES) figures.push({ name: `rpt_${name}_${backend.name}`, value: rpt[name], unit: UNITS[name] });
