@@ -41,7 +41,7 @@ export async function main(args: string[]): Promise<void> {
     const data = await runDataStage(ir, runDir, baseDir, tokenizer);
     const result = await runPretrainStage({ ir: ir, model, runDir, backend, tokenizer, data });
     const { batch } = ir.models[model].pretrain!;
-    const { context } = ir.models[model].transformer;
+    const { context } = ir.models[model].transformer!;
     console.log(`${ir.name} model ${model}, ${steps} steps of ${batch} x ${context} tokens on ${backend.description}`);
     printFigures([
       { name: `pretrain_tokens_per_s_${backend.name}`, value: result.tokensPerSecond, unit: 'tokens/s' },

@@ -32,6 +32,20 @@ export function fillDerivedDefaults(raw: Raw, sourceMap: SourceMap, failed: Set<
     const pretrain = objectAt(raw, 'models', name, 'pretrain');
     if (pretrain && pretrain.min_lr === undefined && typeof pretrain.lr === 'number') pretrain.min_lr = Number((pretrain.lr / 10).toPrecision(12));
   }
+  // A policy that starts from a Hugging Face model reads the corpus with that model's tokenizer
+  // and answers in the paper's format through its chat template; one trained here uses the
+  // project's marker tokens.
+  const init = objectAt(raw, 'policy', 'init');
+  const initModel = init?.kind === 'model' && typeof init.name === 'string' ? objectAt(raw, 'models', init.name) : undefined;
+  const pretrained = initModel?.huggingface !== undefined;
+  const corpus = objectAt(raw, 'corpus');
+  if (corpus && corpus.tokenizer === undefined && pretrained) {
+    corpus.tokenizer = { kind: 'model', name: init!.name };
+    const from = sourceMap.get('policy.init');
+    if (from) sourceMap.set('corpus.tokenizer', from);
+  }
+  const policyBlock = objectAt(raw, 'policy');
+  if (policyBlock && policyBlock.format === undefined) policyBlock.format = { kind: pretrained ? 'boxed' : 'special' };
   // Without a proxy of its own, the filter scores entropy with the model the policy starts from.
   // When the policy's `init` was itself wrong, that error is the only one to report.
   const policy = objectAt(raw, 'policy');

@@ -41,7 +41,7 @@ export function compileGraph(ir: ExperimentIR): GraphPlan {
 
   actor({ id: 'corpus', role: 'corpus', count: 1, kind: 'worker', stage: 'tokenizer', detail: describeCorpus(ir) });
   const tok = ir.corpus.tokenizer;
-  actor({ id: 'tokenizer', role: 'tokenizer', count: 1, kind: 'pool', stage: 'tokenizer', detail: tok.kind === 'bpe' ? `bpe, vocab ${tok.vocab}` : `file ${tok.path}` });
+  actor({ id: 'tokenizer', role: 'tokenizer', count: 1, kind: 'pool', stage: 'tokenizer', detail: describeTokenizer(ir) });
   channel('corpus', 'tokenizer', 'documents');
 
   // The actor holding a reference's weights once pretraining is over, if it is trained here.
@@ -49,9 +49,9 @@ export function compileGraph(ir: ExperimentIR): GraphPlan {
     ref.kind === 'model' && ir.models[ref.name]?.pretrain ? `pretrain.${ref.name}` : null;
 
   for (const [name, model] of Object.entries(ir.models)) {
-    if (!model.pretrain) continue;
     const t = model.transformer;
     const p = model.pretrain;
+    if (!p || !t) continue;
     actor({
       id: `pretrain.${name}`, role: 'pretrainer', count: 1, kind: 'worker', stage: 'pretrain',
       detail: `${t.layers} layers x ${t.dim} dim, ${t.heads} heads, context ${t.context}; ${p.steps} steps, batch ${p.batch}, lr ${p.lr}`,
@@ -73,7 +73,7 @@ export function compileGraph(ir: ExperimentIR): GraphPlan {
   actor({ id: 'feeder', role: 'feeder', count: 1, kind: 'worker', stage: 'rpt', detail: 'kept train positions, contexts by index' });
   actor({
     id: 'sampler', role: 'sampler', count: ir.actors.samplers, kind: 'worker', stage: 'rpt',
-    detail: `${l.rollouts} rollouts per context, think ${p.think_tokens} + answer ${p.answer_tokens} tokens, temperature ${p.temperature}`,
+    detail: `${l.rollouts} rollouts per context, think ${p.think_tokens} + answer ${p.answer_tokens} tokens, temperature ${p.temperature}, format ${p.format.kind}`,
   });
   actor({ id: 'verifier', role: 'verifier', count: ir.actors.verifiers, kind: 'pool', stage: 'rpt', detail: `reward ${describeReward(ir)}` });
   actor({
@@ -118,6 +118,13 @@ function describeCorpus(ir: ExperimentIR): string {
   if (s.kind === 'arithmetic') return `generated arithmetic, ${s.problems} problems, ${s.digits.min}..${s.digits.max} digits; ${holdout}`;
   if (s.kind === 'brown') return `Brown corpus${s.categories.length ? ` (${s.categories.join(', ')})` : ''}; ${holdout}`;
   return `files ${s.paths.join(', ')} (${s.format}); ${holdout}`;
+}
+
+function describeTokenizer(ir: ExperimentIR): string {
+  const tok = ir.corpus.tokenizer;
+  if (tok.kind === 'bpe') return `bpe, vocab ${tok.vocab}`;
+  if (tok.kind === 'file') return `file ${tok.path}`;
+  return `of model ${tok.name}`;
 }
 
 function describeReward(ir: ExperimentIR): string {

@@ -55,8 +55,15 @@ const filterKeys: Keys = {
   difficulty: blockKey('difficulty', 'difficulty { easy 0.5, medium 1.0, hard 1.5 }', difficultyKeys),
 };
 
+const FORMAT_USAGE = 'format special  |  format boxed  |  format boxed { instruction "...", thinking on }';
+const boxedKeys: Keys = {
+  instruction: valueKey('instruction', 'instruction "Continue the text ..."', string),
+  thinking: valueKey('thinking', 'thinking on', flagOf),
+};
+
 const policyKeys: Keys = {
   init: valueKey('init', 'init base  |  init "checkpoints/base.safetensors"', modelRef),
+  format: blockKey('format', FORMAT_USAGE, boxedKeys, kindHeader('kind', FORMAT_USAGE)),
   think: numberKey('think_tokens', 'think up to 32 tokens', { words: ['up', 'to'], units: ['tokens'] }),
   answer: numberKey('answer_tokens', 'answer up to 4 tokens', { words: ['up', 'to'], units: ['tokens'] }),
   prompt: numberKey('min_prompt_tokens', 'prompt at least 8 tokens', { words: ['at', 'least'], units: ['tokens'] }),
@@ -149,8 +156,17 @@ const pretrainKeys: Keys = {
   checkpoint: numberKey('checkpoint_every', 'checkpoint every 500 steps', { words: ['every'], units: ['steps'] }),
 };
 
+const HUGGINGFACE_USAGE = 'huggingface "models/SmolLM2-135M-Instruct"  |  huggingface "models/Qwen3-0.6B" { context 512 tokens }';
+const huggingfaceKeys: Keys = {
+  context: numberKey('context', 'context 512 tokens', { units: ['tokens'] }),
+};
+
 const modelKeys: Keys = {
   transformer: blockKey('transformer', 'transformer { layers 4, dim 128, heads 4, context 96 }', transformerKeys),
+  huggingface: blockKey('huggingface', HUGGINGFACE_USAGE, huggingfaceKeys, (entry, to) => {
+    if (entry.args.length === 1) put(to, 'path', string(to, entry.args[0], HUGGINGFACE_USAGE), entry.key);
+    else report(to.ctx, entry.args[1]?.span ?? entry.keySpan, '`huggingface` takes the path of one model folder, in quotes', { expected: HUGGINGFACE_USAGE });
+  }),
   pretrain: blockKey('pretrain', 'pretrain { steps 2000, batch 32, lr 3e-3 }', pretrainKeys),
 };
 
@@ -220,7 +236,7 @@ const corpusKeys: Keys = {
     return true;
   }),
   tokenizer: {
-    usage: 'tokenizer bpe { vocab 320 }  |  tokenizer file "tokenizer.json"',
+    usage: 'tokenizer bpe { vocab 320 }  |  tokenizer file "tokenizer.json"  |  tokenizer model base',
     field: 'tokenizer',
     read(entry, to) {
       const inner = child(to, 'tokenizer', entry);
@@ -231,12 +247,18 @@ const corpusKeys: Keys = {
         rejectBlock(to, entry, this.usage);
         return;
       }
+      if (isWord(kind, 'model') && path && !extra) {
+        inner.object.kind = 'model';
+        put(inner, 'name', word(to, path, this.usage), entry.key);
+        rejectBlock(to, entry, this.usage);
+        return;
+      }
       if (isWord(kind, 'bpe') && !path) {
         inner.object.kind = 'bpe';
         readEntries(entry.block?.entries ?? [], { vocab: numberKey('vocab', 'vocab 320') }, inner, '`tokenizer bpe`');
         return;
       }
-      report(to.ctx, kind?.span ?? entry.keySpan, 'expected `bpe { vocab N }` or `file "path"` after `tokenizer`', { expected: this.usage });
+      report(to.ctx, kind?.span ?? entry.keySpan, 'expected `bpe { vocab N }`, `file "path"` or `model NAME` after `tokenizer`', { expected: this.usage });
       to.ctx.failed.add(inner.path);
     },
   },

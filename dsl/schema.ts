@@ -49,6 +49,8 @@ const tokenizer = z.discriminatedUnion('kind', [
   // Byte-level BPE: the 256 bytes and the special tokens come before any merge.
   z.object({ kind: z.literal('bpe'), vocab: z.number().int().min(256 + SPECIAL_TOKENS.length).max(MAX_VOCAB) }),
   z.object({ kind: z.literal('file'), path: z.string().min(1) }),
+  // The tokenizer.json of a Hugging Face model the experiment declares, as that model was trained with it.
+  z.object({ kind: z.literal('model'), name: z.string() }),
 ]);
 
 const corpus = z.object({
@@ -86,8 +88,19 @@ const pretrain = z.object({
   checkpoint_every: count.default(1000),
 });
 
+// A local Hugging Face folder (config.json, safetensors weights, tokenizer.json); the weights are
+// pre-trained, so such a model has no `pretrain`.
+const huggingface = z.object({
+  path: z.string().min(1),
+  // The longest sequence the run uses: prompts, responses and training windows fit in it.
+  // null: the folder's max_position_embeddings.
+  context: z.number().int().min(8).nullable().default(null),
+});
+
+// Exactly one of `transformer` and `huggingface`; the semantic checks say which is missing.
 const model = z.object({
-  transformer,
+  transformer: transformer.nullable().default(null),
+  huggingface: huggingface.nullable().default(null),
   // null: the model starts from its seeded initialisation, untrained.
   pretrain: pretrain.nullable().default(null),
 });
@@ -102,8 +115,25 @@ const filter = z.object({
     .prefault({}),
 });
 
+// How a response is laid out. `special`: the project's marker tokens (<think> thought </think>
+// prediction <end>), for models trained here. `boxed`: the paper's, through the model's chat
+// template: the instruction and the context as the user's turn, then the model reasons and puts
+// its prediction in \boxed{} after the end of its thought.
+export const PAPER_INSTRUCTION =
+  'Continue the text between <|text_start|> and <|text_end|>. Reason step by step about what comes next, then write the next token, or the next few tokens, exactly as they continue the text, inside \\boxed{}.';
+const responseFormat = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('special') }),
+  z.object({
+    kind: z.literal('boxed'),
+    instruction: z.string().min(1).default(PAPER_INSTRUCTION),
+    // Passed to the chat template as enable_thinking (Qwen3's switch between reasoning and not).
+    thinking: z.boolean().default(true),
+  }),
+]);
+
 const policy = z.object({
   init: modelRef,
+  format: responseFormat,
   think_tokens: nonNegativeCount,
   answer_tokens: count,
   min_prompt_tokens: count.default(8),

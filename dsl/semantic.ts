@@ -7,6 +7,7 @@ import { locate, type Context } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import { SPECIAL_TOKENS } from '../src/tokenizer/special-tokens.ts';
 import { formatWindowRows } from '../src/stages/format-windows.ts';
+import { fileSha256, readHuggingfaceFolder, type HuggingfaceFolder } from './huggingface.ts';
 
 // Checks across the whole validated experiment: names resolve, files exist, budgets fit the
 // model, sizes divide the way the learner splits work.
@@ -26,14 +27,43 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
   checkRef(ir.policy.init, 'policy.init');
   checkRef(ir.filter.proxy, 'filter.proxy');
 
+  const folders = new Map<string, HuggingfaceFolder | undefined>(); // model name -> its folder, when it reads
   for (const [name, model] of Object.entries(ir.models)) {
     const t = model.transformer;
+    const hf = model.huggingface;
+    if ((t === null) === (hf === null)) {
+      error(`models.${name}`, t === null ? `model \`${name}\` needs \`transformer { ... }\` or \`huggingface "folder"\`` : `model \`${name}\` has both \`transformer\` and \`huggingface\``, {
+        expected: 'transformer { layers 4, dim 128, heads 4, context 96 }  |  huggingface "models/SmolLM2-135M-Instruct"',
+      });
+      continue;
+    }
+    if (hf !== null) {
+      const at = `models.${name}.huggingface`;
+      const full = resolve(baseDir, hf.path);
+      let folder: HuggingfaceFolder | undefined;
+      try {
+        folder = readHuggingfaceFolder(full, hf.path);
+      } catch (problem) {
+        error(`${at}.path`, (problem as Error).message, { hint: RELATIVE_PATHS });
+      }
+      folders.set(name, folder);
+      if (folder && hf.context !== null && hf.context > folder.maxContext) {
+        error(`${at}.context`, `context ${hf.context} is longer than the ${folder.maxContext} positions the model was trained on (max_position_embeddings in config.json)`);
+      }
+      if (model.pretrain) {
+        error(`models.${name}.pretrain`, `model \`${name}\` is a pre-trained Hugging Face model; continued pre-training of one is not supported`, {
+          hint: 'eval { baselines [ntp_matched] } trains it further on next tokens as the compute-matched control',
+        });
+      }
+      continue;
+    }
+    const tr = t!;
     const at = `models.${name}.transformer`;
-    if (t.dim % t.heads !== 0) error(`${at}.heads`, `${t.heads} heads do not divide dim ${t.dim}`, { hint: 'each head gets dim / heads channels' });
-    else if ((t.dim / t.heads) % 2 !== 0) error(`${at}.heads`, `head size ${t.dim / t.heads} is odd`, { hint: 'rotary position embedding rotates channel pairs: dim / heads must be even' });
+    if (tr.dim % tr.heads !== 0) error(`${at}.heads`, `${tr.heads} heads do not divide dim ${tr.dim}`, { hint: 'each head gets dim / heads channels' });
+    else if ((tr.dim / tr.heads) % 2 !== 0) error(`${at}.heads`, `head size ${tr.dim / tr.heads} is odd`, { hint: 'rotary position embedding rotates channel pairs: dim / heads must be even' });
     const tok = ir.corpus.tokenizer;
-    if (tok.kind === 'bpe' && t.vocab !== null && t.vocab !== tok.vocab) {
-      error(`${at}.vocab`, `vocab ${t.vocab} differs from the tokenizer's ${tok.vocab}`, { hint: 'leave `vocab` out to take it from the tokenizer' });
+    if (tok.kind === 'bpe' && tr.vocab !== null && tr.vocab !== tok.vocab) {
+      error(`${at}.vocab`, `vocab ${tr.vocab} differs from the tokenizer's ${tok.vocab}`, { hint: 'leave `vocab` out to take it from the tokenizer' });
     }
     const p = model.pretrain;
     if (p && p.warmup >= p.steps) error(`models.${name}.pretrain.warmup`, `warmup of ${p.warmup} steps leaves none of the ${p.steps} steps`);
@@ -42,6 +72,7 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
       error(`models.${name}.pretrain.format_share`, `format ${p.format_share * 100}% of a batch of ${p.batch} windows rounds to no window`, { hint: `at least ${Math.ceil(50 / p.batch)}% gives one` });
     }
   }
+  checkTokenizers();
 
   const { easy, medium, hard } = ir.filter.difficulty;
   if (!(easy < medium)) error('filter.difficulty.medium', `difficulty thresholds must ascend: medium ${medium} is not above easy ${easy}`);
@@ -49,18 +80,38 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
 
   const init = ir.policy.init;
   const policyModel = init.kind === 'model' ? ir.models[init.name] : undefined;
-  if (init.kind === 'model' && policyModel) {
-    const { min_prompt_tokens: prompt, think_tokens: think, answer_tokens: answer } = ir.policy;
+  const initName = init.kind === 'model' ? init.name : init.path;
+  const format = ir.policy.format;
+  const { min_prompt_tokens: prompt, think_tokens: think, answer_tokens: answer } = ir.policy;
+  if (format.kind === 'boxed' && !policyModel?.huggingface) {
+    const start = init.kind === 'model' ? `model \`${init.name}\`, which is trained here` : `checkpoint ${JSON.stringify(init.path)}`;
+    error('policy.format', `format boxed renders prompts with a Hugging Face model's chat template, but the policy starts from ${start}`, { hint: 'use `format special`' });
+  }
+  if (policyModel?.transformer && format.kind === 'special') {
     const needed = prompt + think + answer + RESPONSE_MARKER_TOKENS;
     const context = policyModel.transformer.context;
     if (needed > context) {
-      error('policy.think_tokens', `prompt ${prompt} + think ${think} + answer ${answer} + ${RESPONSE_MARKER_TOKENS} marker tokens = ${needed} tokens, more than the context of model \`${init.name}\` (${context})`, {
+      error('policy.think_tokens', `prompt ${prompt} + think ${think} + answer ${answer} + ${RESPONSE_MARKER_TOKENS} marker tokens = ${needed} tokens, more than the context of model \`${initName}\` (${context})`, {
         hint: 'shorten the budgets or give the model a longer context',
       });
     }
   }
-  if (ir.reward.kind !== 'module' && ir.policy.answer_tokens > ir.filter.window_tokens) {
-    error('policy.answer_tokens', `answers of up to ${ir.policy.answer_tokens} tokens are longer than the ground-truth window (${ir.filter.window_tokens} tokens)`, {
+  const policyFolder = init.kind === 'model' ? folders.get(init.name) : undefined;
+  if (policyModel?.huggingface && policyFolder) {
+    const context = policyModel.huggingface.context ?? policyFolder.maxContext;
+    if (prompt + think + answer > context) {
+      error('policy.think_tokens', `prompt ${prompt} + think ${think} + answer ${answer} tokens = ${prompt + think + answer}, more than the context of model \`${initName}\` (${context})`, {
+        hint: 'shorten the budgets or give the model a longer `context`',
+      });
+    }
+    if (format.kind === 'boxed' && !policyFolder.chatTemplate) error('policy.format', `format boxed needs a chat template, but ${policyFolder.tokenizerConfigPath} has no chat_template`, { hint: 'use `format special` with a model whose tokenizer has the marker tokens' });
+    const missing = SPECIAL_TOKENS.filter((token) => !policyFolder.tokens.has(token));
+    if (format.kind === 'special' && missing.length > 0) {
+      error('policy.format', `format special needs the marker tokens ${SPECIAL_TOKENS.join(' ')} in the model's tokenizer, and ${policyFolder.tokenizerPath} lacks ${missing.join(' ')}`, { hint: 'use `format boxed`, the paper\'s format through the chat template' });
+    }
+  }
+  if (format.kind === 'special' && ir.reward.kind !== 'module' && answer > ir.filter.window_tokens) {
+    error('policy.answer_tokens', `answers of up to ${answer} tokens are longer than the ground-truth window (${ir.filter.window_tokens} tokens)`, {
       hint: 'the reward compares the answer with the window, so the extra tokens could never be rewarded; raise `window` in filter',
     });
   }
@@ -93,6 +144,37 @@ export function semanticDiagnostics(ctx: Context, ir: ExperimentIR, baseDir: str
     else requireFile('reward.path', ir.reward.path, 'reward module');
   }
   return diagnostics;
+
+  // Every Hugging Face model in use reads text with the corpus's tokenizer: the token ids, and
+  // the token boundaries the reward checks, are the model's own.
+  function checkTokenizers(): void {
+    const tok = ir.corpus.tokenizer;
+    if (tok.kind === 'model') {
+      const model = ir.models[tok.name];
+      if (!model) {
+        error('corpus.tokenizer.name', `no model named \`${tok.name}\``, { hint: didYouMean(tok.name, modelNames) });
+        return;
+      }
+      if (!model.huggingface) {
+        error('corpus.tokenizer.name', `model \`${tok.name}\` is trained here; \`tokenizer model NAME\` names a Hugging Face model's tokenizer`);
+        return;
+      }
+    }
+    const corpusSha = tok.kind === 'model' ? folders.get(tok.name)?.tokenizerSha256 : tok.kind === 'file' ? fileSha256(resolve(baseDir, tok.path)) : undefined;
+    const uses: [ModelRefIR, string][] = [[ir.policy.init, 'policy.init']];
+    // A proxy left out is the policy's model: one error for both.
+    if (JSON.stringify(ir.filter.proxy) !== JSON.stringify(ir.policy.init)) uses.push([ir.filter.proxy, 'filter.proxy']);
+    for (const [ref, path] of uses) {
+      if (ref.kind !== 'model' || !ir.models[ref.name]?.huggingface) continue;
+      const folder = folders.get(ref.name);
+      if (!folder) continue;
+      if (tok.kind === 'bpe') {
+        error(path, `model \`${ref.name}\` is a Hugging Face model, but the corpus trains a tokenizer of its own`, { hint: `write \`tokenizer model ${ref.name}\` in corpus, or leave \`tokenizer\` out` });
+      } else if (corpusSha !== undefined && corpusSha !== folder.tokenizerSha256) {
+        error(path, `model \`${ref.name}\` was trained with ${folder.tokenizerPath}, which differs from the corpus's tokenizer`, { hint: 'the policy, the proxy and the corpus must share one tokenizer' });
+      }
+    }
+  }
 
   function checkRef(ref: ModelRefIR, path: string): void {
     if (ref.kind === 'checkpoint') return requireCheckpoint(path, ref.path);

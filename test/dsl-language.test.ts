@@ -36,8 +36,8 @@ test('the same file written in a different key order gives the same IR', () => {
 
 test('an override may add an entry the file leaves out, and moves derived defaults with it', () => {
   const ir = checkFile('experiments/quickstart.rpt', { overrides: ['model.base.transformer.dim=48', 'policy.top_k=40'] }).ir!;
-  expect(ir.models.base.transformer.dim).toBe(48);
-  expect(ir.models.base.transformer.ffn).toBe(defaultFfn(48));
+  expect(ir.models.base.transformer!.dim).toBe(48);
+  expect(ir.models.base.transformer!.ffn).toBe(defaultFfn(48));
   expect(ir.policy.top_k).toBe(40);
 });
 

@@ -14,6 +14,7 @@ import { localRptLoop, type RptLoop, type RptLoopInputs, type StepResult } from 
 import type { ReasoningVocabulary } from '../src/rl/prompt.ts';
 import { reasoningAccuracy } from '../src/rl/reasoning-eval.ts';
 import { Random } from '../src/util/random.ts';
+import { specialFormat } from '../src/rl/special-format.ts';
 
 const backend = new CpuBackend();
 function expectClose(actual: ArrayLike<number>, expected: number[]): void {
@@ -61,7 +62,7 @@ function toyLoop(learnerSettings: Omit<LearnerIR, 'algorithm'>, thinkTokens: num
   return localRptLoop({
     model,
     reference,
-    vocabulary: VOCABULARY,
+    format: specialFormat(VOCABULARY),
     contexts: alwaysAContexts(32),
     policy: { think_tokens: thinkTokens, answer_tokens: 1, temperature: 1, top_p: 1, top_k: 0 },
     reward,
@@ -227,7 +228,7 @@ describe('toy task', () => {
       context: { ...contexts.at(i), continuation: i < 4 ? Int32Array.of(0, 1) : Int32Array.of(1, 0) },
       entropy: i < 4 ? 2 : 0.7, // "ab" positions are hard (and medium and easy), "ba" ones only easy
     }));
-    const result = await reasoningAccuracy(policy, VOCABULARY, positions, {
+    const result = await reasoningAccuracy(policy, specialFormat(VOCABULARY), positions, {
       budgets: { thinkTokens: 2, answerTokens: 1 },
       sampling: { temperature: 0, topK: 0, topP: 1 },
       seed: 1,

@@ -17,6 +17,7 @@ import { runStages } from '../src/stages/pipeline.ts';
 import { loadSplit, type TokenizedSplit } from '../src/stages/token-data.ts';
 import { loadTokenizer } from '../src/tokenizer/tokenizer-json.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
+import { specialFormat } from '../src/rl/special-format.ts';
 
 const backend = new CpuBackend();
 let temp: Awaited<ReturnType<typeof temporaryDirectory>>;
@@ -36,7 +37,7 @@ beforeAll(async () => {
   const loop = localRptLoop({
     model: policy,
     reference: null,
-    vocabulary: await loadTokenizer(stages.tokenizer.path),
+    format: specialFormat(await loadTokenizer(stages.tokenizer.path)),
     contexts: { count: kept.length / 2, at: (index) => keptContext(split, kept, index, ir.filter.window_tokens) },
     policy: ir.policy,
     reward: ir.reward,

@@ -12,6 +12,7 @@ import { Transformer } from '../src/model/transformer.ts';
 import { keptContext, tokensAsBytes } from '../src/rl/context.ts';
 import { localRptLoop } from '../src/rl/loop.ts';
 import { buildPrompt, parseResponse, reasoningExample, responsePhases, UNPARSEABLE_REASONS, type ReasoningVocabulary } from '../src/rl/prompt.ts';
+import { specialFormat } from '../src/rl/special-format.ts';
 
 const TOKENS = [' the', ' cat', 'é', 'x', '<think>', '</think>', '<answer>', '<end>'];
 const [THE, CAT, E_ACUTE, X, THINK, THINK_CLOSE, ANSWER, END] = TOKENS.map((_, id) => id);
@@ -129,7 +130,7 @@ describe('sampled rollouts', () => {
     const loop = localRptLoop({
       model: new Transformer(backend, config, initParams(config, 2)),
       reference: null,
-      vocabulary: VOCABULARY,
+      format: specialFormat(VOCABULARY),
       contexts: { count: 1, at: (index) => contexts[index] },
       policy: { think_tokens: 2, answer_tokens: 2, temperature: 1, top_p: 1, top_k: 0 },
       // dense pays every parsed answer more than 0: exp(its log-probability) when wrong

@@ -18,6 +18,7 @@ import { Transformer } from '../src/model/transformer.ts';
 import { loadModel } from '../src/stages/model-checkpoint.ts';
 import { runStages } from '../src/stages/pipeline.ts';
 import { temporaryDirectory, tinyExperiment } from './stages-fixture.ts';
+import { policyFormatSpec } from '../src/stages/rpt.ts';
 
 const backend = await createBackend('cpu');
 const ir = tinyExperiment(['learner.steps=3', 'learner.batch=4', 'eval.every=1', 'eval.positions=48', 'eval.documents=20']);
@@ -53,7 +54,7 @@ beforeAll(async () => {
   temp = await temporaryDirectory();
   const stages = await runStages(ir, 'rpt', { runDir: join(temp.dir, 'run'), baseDir: temp.dir, backend });
   const rpt = stages.rpt!;
-  source = { settings: evalSettings(ir, stages.tokenizer.endToken), data: stages.data!, filter: stages.filter!, tokenizerPath: stages.tokenizer.path, rptDir: rpt.dir };
+  source = { settings: evalSettings(ir, stages.tokenizer.endToken), data: stages.data!, filter: stages.filter!, format: policyFormatSpec(ir, stages.tokenizer, temp.dir), rptDir: rpt.dir };
   set = await loadEvaluationSet(source);
   rptCheckpoints = [];
   for (const step of rpt.evalSteps) rptCheckpoints.push(await inThisThread(step, checkpointDir(rpt.dir, step)));

@@ -55,7 +55,7 @@ describe('pretrain stage', () => {
     const inputs = await pretrainInputs(tinyExperiment(), join(temp.dir, 'run'));
     const config = declaredModelConfig(inputs.ir, 'base', inputs.tokenizer);
     const holdout = packWindows(await loadSplit(inputs.data, 'holdout'), inputs.tokenizer.endToken, config.context);
-    const untrained = new Transformer(backend, config, initParams(config, inputs.ir.models.base.transformer.init_seed));
+    const untrained = new Transformer(backend, config, initParams(config, inputs.ir.models.base.transformer!.init_seed));
     const before = await meanHoldoutLoss(untrained, holdout, evenlySpaced(holdout.count, HOLDOUT_EVAL_WINDOWS), 8);
     expect(Math.abs(before - Math.log(config.vocabSize))).toBeLessThan(0.1); // near-uniform at initialisation
 

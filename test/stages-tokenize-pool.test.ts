@@ -74,7 +74,7 @@ describe('data stage in a piscina pool', () => {
     // after they answer (one answering a destroyed pool is an uncaught error in piscina).
     const ir = tinyExperiment([], TINY_EXPERIMENT.replace('problems 400', 'problems 3000'));
     const path = join(dir, 'missing', 'tokenizer.json');
-    const tokenizer = { path, sha256: '0'.repeat(64), vocabSize: 300, endToken: 0, trainSeconds: 0, cached: false };
+    const tokenizer = { path, sha256: '0'.repeat(64), vocabSize: 300, endToken: 0, pretrained: false, trainSeconds: 0, cached: false };
     await expect(runDataStage(ir, join(dir, 'run'), dir, tokenizer)).rejects.toThrow(new RegExp(`tokenizer ${path}.*ENOENT`));
   });
 });

@@ -6,13 +6,12 @@ import type { EvalIR, ExperimentIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
 import { Transformer } from '../model/transformer.ts';
 import { positionContext } from '../rl/context.ts';
-import type { ReasoningVocabulary } from '../rl/prompt.ts';
 import { reasoningAccuracy, type EvaluatedPosition } from '../rl/reasoning-eval.ts';
+import { loadResponseFormat, type FormatSpec, type ResponseFormat } from '../rl/response-format.ts';
 import { contentHash, writeJson } from '../stages/cache.ts';
 import { loadEntropies, type FilterResult } from '../stages/filter.ts';
 import { loadModel } from '../stages/model-checkpoint.ts';
 import { loadSplit, type DataResult, type TokenizedSplit } from '../stages/token-data.ts';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
 import { BUCKETS, BucketTally, type Accuracy, type Bucket, type DifficultyThresholds } from './next-token.ts';
 
 // The RPT evaluation of one set of weights: next-token accuracy on fixed holdout positions, per
@@ -59,14 +58,14 @@ export interface EvaluationSource {
   settings: EvalSettings;
   data: DataResult; // the data stage's holdout tokens
   filter: FilterResult; // its holdout entropies, which place positions in buckets
-  tokenizerPath: string;
+  format: FormatSpec; // reasoning mode's, the policy's
   rptDir: string; // the RPT stage's folder; results go to its evals/
 }
 
-/** The evaluated positions and the tokenizer: loaded once, used for every set of weights. */
+/** The evaluated positions and the response format: loaded once, used for every set of weights. */
 export interface EvaluationSet {
   positions: EvaluatedPosition[];
-  vocabulary: ReasoningVocabulary;
+  format: ResponseFormat;
 }
 
 /** One mode's accuracy per bucket. */
@@ -83,7 +82,7 @@ const VERSION = 1;
 export async function loadEvaluationSet(source: EvaluationSource): Promise<EvaluationSet> {
   const holdout = await loadSplit(source.data, 'holdout');
   const entropy = await loadEntropies(source.filter, 'holdout');
-  return { positions: evaluationPositions(source.settings, holdout, entropy), vocabulary: await loadTokenizer(source.tokenizerPath) };
+  return { positions: evaluationPositions(source.settings, holdout, entropy), format: await loadResponseFormat(source.format) };
 }
 
 /**
@@ -115,7 +114,7 @@ export async function evaluateModel(model: Transformer, set: EvaluationSet, sett
   for (const mode of settings.modes) {
     const accuracy = mode === 'standard'
       ? await standardAccuracy(model, set.positions, settings, checkStop)
-      : (await reasoningAccuracy(model, set.vocabulary, set.positions, {
+      : (await reasoningAccuracy(model, set.format, set.positions, {
         budgets: { thinkTokens: settings.thinkTokens, answerTokens: settings.answerTokens },
         sampling: { temperature: 0, topK: 0, topP: 1 },
         seed: settings.seed,

@@ -3,7 +3,7 @@
 
 import type { TokenizedSplit } from '../stages/token-data.ts';
 import { concatBytes } from '../tokenizer/bpe-tokenizer.ts';
-import type { ReasoningVocabulary } from './prompt.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export interface RptContext {
   document: number; // index into the split's documents
@@ -38,7 +38,7 @@ export function positionContext(split: TokenizedSplit, document: number, offset:
 }
 
 /** The bytes of a run of tokens, with the byte offset at which each token ends. */
-export function tokensAsBytes(tokens: Int32Array, vocabulary: ReasoningVocabulary): BytesWithBoundaries {
+export function tokensAsBytes(tokens: Int32Array, vocabulary: Pick<Tokenizer, 'tokenBytes'>): BytesWithBoundaries {
   const parts = Array.from(tokens, (id) => vocabulary.tokenBytes(id));
   const boundaries: number[] = [];
   let length = 0;

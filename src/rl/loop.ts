@@ -15,10 +15,11 @@ import { learningRate } from '../model/schedule.ts';
 import type { Transformer } from '../model/transformer.ts';
 import type { LoadedModel } from '../stages/model-checkpoint.ts';
 import { Random } from '../util/random.ts';
-import { tokensAsBytes, type RptContext } from './context.ts';
+import type { RptContext } from './context.ts';
 import { allEqual, groupAdvantages, type GrpoUpdateResult } from './grpo.ts';
 import { LocalLearner, learnerOptimizer, type PolicyLearner } from './learner.ts';
-import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type UnparseableReason } from './prompt.ts';
+import { UNPARSEABLE_REASONS, type UnparseableReason } from './prompt.ts';
+import type { ResponseFormat } from './response-format.ts';
 import { generateScored, planGeneration, rolloutGroups, type GenerationJob, type Rollout, type RolloutGroup, type RolloutSettings, type ScoredGeneration } from './rollout.ts';
 import { Verifier, type GroupVerifier, type Verdict, type VerifierInput } from './verifier.ts';
 
@@ -27,7 +28,7 @@ export const MAX_SAMPLING_ROUNDS = 8;
 
 /** What the loop decides by: everything but where contexts, rollouts and weights are. */
 export interface RptLoopSettings {
-  vocabulary: ReasoningVocabulary;
+  format: ResponseFormat; // how prompts are built and responses read
   modelContext: number; // the policy's context length, which prompts are cut to
   policy: Pick<PolicyIR, 'think_tokens' | 'answer_tokens' | 'temperature' | 'top_p' | 'top_k'>;
   reward: RewardIR;
@@ -257,7 +258,7 @@ export class RptLoop {
 
   /** `count` contexts drawn at random, G rollouts each, scored by the policy and rewarded. */
   private async sampleGroups(count: number, random: Random, seconds: StepSeconds): Promise<ScoredGroup[]> {
-    const { vocabulary, modelContext, policy, learner, configVersion } = this.inputs;
+    const { format, modelContext, policy, learner, configVersion } = this.inputs;
     const { contexts, engine } = this.parts;
     const samplingStart = performance.now();
     const drawn = await contexts.take(Array.from({ length: count }, () => random.int(0, contexts.count - 1)));
@@ -268,9 +269,9 @@ export class RptLoop {
       weightVersion: this.weightVersion,
       configVersion,
     };
-    const job = planGeneration(drawn, vocabulary, settings, modelContext, random);
+    const job = planGeneration(drawn, format, settings, modelContext, random);
     const generations = await engine.generate(job);
-    const groups = rolloutGroups(drawn, job, generations, vocabulary, settings);
+    const groups = rolloutGroups(drawn, job, generations, format, settings);
     const verificationStart = performance.now();
     seconds.sampling += (verificationStart - samplingStart) / 1000;
     // Each group's parseable rollouts are verified; an unparseable one earns 0.
@@ -283,8 +284,8 @@ export class RptLoop {
       advantages: [],
     }));
     const inputs = scored.map((group) => {
-      const context = tokensAsBytes(group.context.context, vocabulary).bytes;
-      const continuation = tokensAsBytes(group.context.continuation, vocabulary);
+      const context = format.bytes(group.context.context).bytes;
+      const continuation = format.truth(group.context.continuation);
       return group.rollouts.flatMap(({ parsed, logp }): VerifierInput[] => {
         if (parsed.unparseable !== undefined) return [];
         const guessLogprob = logp.subarray(parsed.answerStart, parsed.answerEnd).reduce((total, x) => total + x, 0);

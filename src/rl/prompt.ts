@@ -24,11 +24,13 @@ export interface ResponseBudgets {
 
 export type UnparseableReason =
   | 'thought_unclosed' // the thought budget ran out before </think>
-  | 'answer_unended' // the answer budget ran out before <end>
+  | 'answer_unended' // the answer budget ran out before <end> (the end of the turn, in the boxed format)
   | 'answer_empty'
-  | 'answer_has_marker'; // a special token inside the answer
+  | 'answer_has_marker' // a special token inside the answer
+  | 'answer_unboxed' // the boxed format: no \boxed{...} after the thought
+  | 'unknown_token'; // an id the model's embedding has but its tokenizer does not (a padded vocabulary)
 
-export const UNPARSEABLE_REASONS: readonly UnparseableReason[] = ['thought_unclosed', 'answer_unended', 'answer_empty', 'answer_has_marker'];
+export const UNPARSEABLE_REASONS: readonly UnparseableReason[] = ['thought_unclosed', 'answer_unended', 'answer_empty', 'answer_has_marker', 'answer_unboxed', 'unknown_token'];
 
 export type ParsedResponse =
   | { thinkTokens: number; prediction: Uint8Array; answerStart: number; answerEnd: number; unparseable?: undefined }

@@ -10,8 +10,9 @@ import { BucketTally, type Accuracy, type Bucket, type DifficultyThresholds } fr
 import type { Transformer } from '../model/transformer.ts';
 import type { SamplingSettings } from '../sampling/sample.ts';
 import { Random } from '../util/random.ts';
-import { tokensAsBytes, type RptContext } from './context.ts';
-import { UNPARSEABLE_REASONS, type ReasoningVocabulary, type ResponseBudgets, type UnparseableReason } from './prompt.ts';
+import type { RptContext } from './context.ts';
+import { UNPARSEABLE_REASONS, type ResponseBudgets, type UnparseableReason } from './prompt.ts';
+import type { ResponseFormat } from './response-format.ts';
 import { firstTokenReward } from './rewards/first-token.ts';
 import { prefixMatchReward } from './rewards/prefix-match.ts';
 import { sampleRollouts } from './rollout.ts';
@@ -36,14 +37,14 @@ export interface ReasoningAccuracy {
   unparseable: Record<UnparseableReason, number>;
 }
 
-export async function reasoningAccuracy(model: Transformer, vocabulary: ReasoningVocabulary, positions: readonly EvaluatedPosition[], settings: ReasoningEvalSettings): Promise<ReasoningAccuracy> {
+export async function reasoningAccuracy(model: Transformer, format: ResponseFormat, positions: readonly EvaluatedPosition[], settings: ReasoningEvalSettings): Promise<ReasoningAccuracy> {
   const prefixMatch = new BucketTally(settings.thresholds), firstToken = new BucketTally(settings.thresholds);
   const unparseable = Object.fromEntries(UNPARSEABLE_REASONS.map((reason) => [reason, 0])) as Record<UnparseableReason, number>;
   const random = new Random(settings.seed);
   for (let first = 0; first < positions.length; first += settings.contextsPerBatch) {
     settings.checkStop?.();
     const batch = positions.slice(first, first + settings.contextsPerBatch);
-    const groups = await sampleRollouts(model, vocabulary, batch.map((position) => position.context), {
+    const groups = await sampleRollouts(model, format, batch.map((position) => position.context), {
       budgets: settings.budgets, sampling: settings.sampling, groupSize: 1, weightVersion: 0, configVersion: 0,
     }, random);
     groups.forEach((group, i) => {
@@ -55,7 +56,7 @@ export async function reasoningAccuracy(model: Transformer, vocabulary: Reasonin
         firstToken.add(entropy, false);
         return;
       }
-      const truth = tokensAsBytes(group.context.continuation, vocabulary);
+      const truth = format.truth(group.context.continuation);
       prefixMatch.add(entropy, prefixMatchReward(parsed.prediction, truth.bytes, truth.boundaries) === 1);
       firstToken.add(entropy, firstTokenReward(parsed.prediction, truth.bytes, truth.boundaries) === 1);
     });

@@ -12,7 +12,8 @@ import type { SamplingSettings } from '../sampling/sample.ts';
 import type { Random } from '../util/random.ts';
 import type { RptContext } from './context.ts';
 import { perResponse, policyBatch, policyScores } from './policy-batch.ts';
-import { buildPrompt, parseResponse, responsePhases, type ParsedResponse, type ReasoningVocabulary, type ResponseBudgets } from './prompt.ts';
+import type { ParsedResponse, ResponseBudgets } from './prompt.ts';
+import type { ResponseFormat } from './response-format.ts';
 
 export interface Rollout {
   seed: number;
@@ -52,11 +53,11 @@ export interface ScoredGeneration extends Generation {
 }
 
 /** The prompts of `contexts`, and one seed per rollout drawn from `random` (after nothing else). */
-export function planGeneration(contexts: readonly RptContext[], vocabulary: ReasoningVocabulary, settings: Pick<RolloutSettings, 'budgets' | 'sampling' | 'groupSize'>, modelContext: number, random: Random): GenerationJob {
+export function planGeneration(contexts: readonly RptContext[], format: ResponseFormat, settings: Pick<RolloutSettings, 'budgets' | 'sampling' | 'groupSize'>, modelContext: number, random: Random): GenerationJob {
   const { budgets, sampling, groupSize } = settings;
-  const prompts = contexts.map((context) => buildPrompt(context.context, vocabulary, budgets, modelContext));
+  const prompts = contexts.map((context) => format.prompt(context.context, budgets, modelContext));
   const seeds = Array.from({ length: contexts.length * groupSize }, () => random.uint32());
-  return { prompts, seeds, groupSize, phases: responsePhases(vocabulary, budgets), sampling };
+  return { prompts, seeds, groupSize, phases: format.phases(budgets), sampling };
 }
 
 /** The job's generations, one per seed. */
@@ -78,7 +79,7 @@ export async function generateScored(model: Transformer, job: GenerationJob): Pr
 }
 
 /** The job's generations parsed and grouped by context: rollout g of context c is generations[c * groupSize + g]. */
-export function rolloutGroups(contexts: readonly RptContext[], job: GenerationJob, generations: readonly Generation[], vocabulary: ReasoningVocabulary, settings: RolloutSettings): RolloutGroup[] {
+export function rolloutGroups(contexts: readonly RptContext[], job: GenerationJob, generations: readonly Generation[], format: ResponseFormat, settings: RolloutSettings): RolloutGroup[] {
   const { groupSize, budgets, weightVersion, configVersion } = settings;
   return contexts.map((context, c) => ({
     context,
@@ -86,7 +87,7 @@ export function rolloutGroups(contexts: readonly RptContext[], job: GenerationJo
     rollouts: generations.slice(c * groupSize, (c + 1) * groupSize).map((generation, g) => ({
       seed: job.seeds[c * groupSize + g],
       response: generation.tokens,
-      parsed: parseResponse(generation, vocabulary, budgets),
+      parsed: format.parse(generation, budgets),
     })),
     weightVersion,
     configVersion,
@@ -94,8 +95,8 @@ export function rolloutGroups(contexts: readonly RptContext[], job: GenerationJo
 }
 
 /** G rollouts for each context; the seeds are drawn from `random`, one per rollout. */
-export async function sampleRollouts(model: Transformer, vocabulary: ReasoningVocabulary, contexts: readonly RptContext[], settings: RolloutSettings, random: Random): Promise<RolloutGroup[]> {
-  const job = planGeneration(contexts, vocabulary, settings, model.config.context, random);
+export async function sampleRollouts(model: Transformer, format: ResponseFormat, contexts: readonly RptContext[], settings: RolloutSettings, random: Random): Promise<RolloutGroup[]> {
+  const job = planGeneration(contexts, format, settings, model.config.context, random);
   const generations = await generateJob(model, job);
-  return rolloutGroups(contexts, job, generations, vocabulary, settings);
+  return rolloutGroups(contexts, job, generations, format, settings);
 }

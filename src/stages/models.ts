@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ExperimentIR, ModelRefIR } from '../../dsl/ir.ts';
 import type { Backend } from '../backend/backend.ts';
+import { tokenizerReference } from '../checkpoint/checkpoint.ts';
+import { HF_FILES, readHfFolder } from '../hf/folder.ts';
+import { locateHfWeights, readHfWeights } from '../hf/weights.ts';
 import { modelConfig, type ModelConfig } from '../model/config.ts';
 import { initParams } from '../model/params.ts';
 import { Transformer } from '../model/transformer.ts';
@@ -12,13 +16,15 @@ import type { PretrainResult } from './pretrain.ts';
 import type { TokenizerResult } from './tokenizer.ts';
 
 // The models an experiment names: their shapes, and the weights a stage that uses one (the
-// filter's proxy, the evaluator) starts from, with a hash that stands for those weights.
+// filter's proxy, the evaluator) starts from, with a hash that stands for those weights: a model
+// trained here, a checkpoint, or a Hugging Face folder.
 
-/** The model config of the experiment's model `name`; its vocabulary must be the tokenizer's. */
+/** The model config of the experiment's model `name`, trained here; its vocabulary must be the tokenizer's. */
 export function declaredModelConfig(ir: ExperimentIR, name: string, tokenizer: TokenizerResult): ModelConfig {
   const declared = ir.models[name];
   if (!declared) throw new Error(`the experiment declares no model named \`${name}\``);
   const t = declared.transformer;
+  if (!t) throw new Error(`model \`${name}\` is a Hugging Face model, not one trained here`);
   if (t.vocab !== null && t.vocab !== tokenizer.vocabSize) {
     throw new Error(`model \`${name}\`: vocab ${t.vocab} differs from the ${tokenizer.vocabSize} tokens of ${tokenizer.path}; leave \`vocab\` out to take it from the tokenizer`);
   }
@@ -52,9 +58,11 @@ function resolved(label: string, hash: string, config: ModelConfig, weights: () 
  */
 export async function resolveModel(ir: ExperimentIR, ref: ModelRefIR, pretrained: Record<string, PretrainResult>, tokenizer: TokenizerResult, baseDir: string): Promise<ResolvedModel> {
   if (ref.kind === 'model') {
+    const huggingface = ir.models[ref.name]?.huggingface;
+    if (huggingface) return resolveHuggingface(ref.name, resolve(baseDir, huggingface.path), huggingface.context, tokenizer);
     const config = declaredModelConfig(ir, ref.name, tokenizer);
+    const seed = ir.models[ref.name].transformer!.init_seed;
     if (ir.models[ref.name].pretrain === null) {
-      const seed = ir.models[ref.name].transformer.init_seed;
       const hash = contentHash({ initialised: config, seed, tokenizer: tokenizer.sha256 });
       return resolved(ref.name, hash, config, async () => initParams(config, seed));
     }
@@ -71,4 +79,20 @@ export async function resolveModel(ir: ExperimentIR, ref: ModelRefIR, pretrained
   }
   const hash = createHash('sha256').update(await readFile(resolve(dir, 'model.safetensors'))).digest('hex');
   return resolved(ref.path, hash, loaded.config, async () => loaded.flat);
+}
+
+/**
+ * A Hugging Face folder's model, its context cut to `context` when given. Its tokenizer must be
+ * the run's (the experiment's checks compare them; this holds for files changed since).
+ */
+async function resolveHuggingface(name: string, dir: string, context: number | null, tokenizer: TokenizerResult): Promise<ResolvedModel> {
+  const folder = readHfFolder(dir);
+  if ((await tokenizerReference(folder.tokenizerPath)).sha256 !== tokenizer.sha256) {
+    throw new Error(`model \`${name}\`: ${folder.tokenizerPath} differs from the run's tokenizer ${tokenizer.path}`);
+  }
+  const config: ModelConfig = { ...folder.config, context: context ?? folder.config.context };
+  const { shards } = locateHfWeights(dir, folder.config);
+  const hash = createHash('sha256').update(JSON.stringify(config));
+  for (const file of [join(dir, HF_FILES.config), ...shards]) for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return resolved(name, hash.digest('hex'), config, () => readHfWeights(dir, folder.config));
 }

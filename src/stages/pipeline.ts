@@ -90,7 +90,7 @@ export async function runStages(ir: ExperimentIR, target: StageTarget, options: 
   result.rpt = done({ stage: 'rpt', result: rpt });
   if (target === 'rpt') return result;
 
-  result.rptEval = done({ stage: 'rpt-eval', result: await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt, onProgress, signal }) });
+  result.rptEval = done({ stage: 'rpt-eval', result: await runRptEvalStage({ ir, runDir, backend, tokenizer, data, filter, base: policy, rpt, baseDir, onProgress, signal }) });
   if (target === 'rpt-eval') return result;
 
   result.report = done({ stage: 'report', result: await writeReport(runDir) });

@@ -12,7 +12,7 @@ import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { FormatWindows, formatWindowRows } from './format-windows.ts';
 import { appendMetrics } from './metrics.ts';
 import { loadResumePoint, loadModel, saveModel } from './model-checkpoint.ts';
-import { declaredModelConfig } from './models.ts';
+import { declaredModelConfig, type ResolvedModel } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
 import { loadSplit, loadThoughts } from './token-data.ts';
 
@@ -27,6 +27,7 @@ import { loadSplit, loadThoughts } from './token-data.ts';
 
 export interface PretrainInputs extends StageInputs {
   model: string; // a name under ir.models with a pretrain block
+  start?: ResolvedModel; // the weights training continues from; the model's seeded initialisation by default
 }
 
 export interface PretrainResult {
@@ -51,11 +52,11 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   const { ir, model: name, runDir, backend, tokenizer, data, onProgress, signal } = inputs;
   const settings = ir.models[name]?.pretrain;
   if (!settings) throw new Error(`model \`${name}\` declares no pretrain block`);
-  const config = declaredModelConfig(ir, name, tokenizer);
-  const initSeed = ir.models[name].transformer.init_seed;
+  const config = inputs.start?.config ?? declaredModelConfig(ir, name, tokenizer);
+  const initSeed = ir.models[name].transformer?.init_seed;
   // The cadences of evaluation and checkpoints do not change the weights, so they stay out.
   const { eval_every: evalEvery, checkpoint_every: checkpointEvery, ...schedule } = settings;
-  const hash = contentHash({ stage: 'pretrain', version: VERSION, data: data.hash, tokenizer: tokenizer.sha256, config, initSeed, schedule, seed: ir.seed });
+  const hash = contentHash({ stage: 'pretrain', version: VERSION, data: data.hash, tokenizer: tokenizer.sha256, config, initSeed, start: inputs.start?.hash, schedule, seed: ir.seed });
   const dir = await stageDirectory(runDir, `pretrain-${name}`, hash);
   const done = await readDone<PretrainResult>(dir, hash);
   if (done) return { ...done, dir, checkpoint: checkpointDir(dir, done.steps), cached: true };
@@ -67,7 +68,7 @@ export async function runPretrainStage(inputs: PretrainInputs): Promise<Pretrain
   const holdoutWindows = packWindows(await loadSplit(data, 'holdout'), tokenizer.endToken, config.context);
   const holdoutIndices = evenlySpaced(holdoutWindows.count, HOLDOUT_EVAL_WINDOWS);
 
-  const model = new Transformer(backend, config, initParams(config, initSeed));
+  const model = new Transformer(backend, config, inputs.start ? await inputs.start.weights() : initParams(config, initSeed!));
   const optimizer = new AdamW(model, { beta1: settings.betas[0], beta2: settings.betas[1], weightDecay: settings.weight_decay, maxGradNorm: settings.grad_clip });
   const tokenizerRef = { path: tokenizer.path, sha256: tokenizer.sha256 };
   const latest = await loadResumePoint(dir, hash, `pre-training of \`${name}\``, (loaded, step) =>

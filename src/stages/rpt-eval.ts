@@ -10,7 +10,7 @@ import { appendMetrics } from './metrics.ts';
 import { loadModel } from './model-checkpoint.ts';
 import type { ResolvedModel } from './models.ts';
 import { runPretrainStage, type PretrainResult } from './pretrain.ts';
-import type { RptResult } from './rpt.ts';
+import { policyFormatSpec, type RptResult } from './rpt.ts';
 import type { StageInputs } from './stage-inputs.ts';
 
 // Evaluation of RPT against its baselines on the same holdout positions: `eval.positions`
@@ -50,6 +50,7 @@ export interface RptEvalInputs extends StageInputs {
   filter: FilterResult;
   base: ResolvedModel; // the policy's starting weights
   rpt: RptResult;
+  baseDir: string; // the experiment file's folder: a Hugging Face policy's chat template is in its model folder
 }
 
 const VERSION = 2;
@@ -65,7 +66,7 @@ export async function runRptEvalStage(inputs: RptEvalInputs): Promise<RptEvalRes
   const done = await readDone<RptEvalResult>(dir, hash);
   if (done) return { ...done, dir, cached: true };
 
-  const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, tokenizerPath: tokenizer.path, rptDir: rpt.dir };
+  const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, format: policyFormatSpec(ir, tokenizer, inputs.baseDir), rptDir: rpt.dir };
   const set = await loadEvaluationSet(source);
   // Base and the control are evaluated here; RPT's checkpoints by checkpointEvaluation, which
   // takes the result the evaluator actor cached when there is one.
@@ -112,13 +113,30 @@ export async function runRptEvalStage(inputs: RptEvalInputs): Promise<RptEvalRes
 async function runNtpMatched(inputs: RptEvalInputs): Promise<{ result: PretrainResult; extraSteps: number }> {
   const { ir, rpt, runDir, backend, tokenizer, data, onProgress, signal } = inputs;
   const init = ir.policy.init;
-  const settings = init.kind === 'model' ? ir.models[init.name]?.pretrain : null;
-  if (init.kind !== 'model' || !settings) throw new Error('baseline ntp_matched needs the policy to start from a declared model with a pretrain block');
+  const declared = init.kind === 'model' ? ir.models[init.name] : undefined;
+  if (init.kind !== 'model' || !(declared?.pretrain || declared?.huggingface)) {
+    throw new Error('baseline ntp_matched needs the policy to start from a declared model: one with a pretrain block, or a Hugging Face model');
+  }
   const { config } = inputs.base;
-  const flopsPerStep = 6 * paramCount(config) * settings.batch * config.context;
-  const extraSteps = Math.max(1, Math.round((rpt.flops.sampling + rpt.flops.learning) / flopsPerStep));
+  const rptFlops = rpt.flops.sampling + rpt.flops.learning;
   const name = `${init.name}_ntp_matched`;
-  const matchedIr: ExperimentIR = { ...ir, models: { ...ir.models, [name]: { ...ir.models[init.name], pretrain: { ...settings, steps: settings.steps + extraSteps } } } };
-  const result = await runPretrainStage({ ir: matchedIr, model: name, runDir, backend, tokenizer, data, onProgress, signal });
+  if (declared.pretrain) {
+    // A model trained here: its own pre-training, continued for RPT's FLOPs on its schedule.
+    const settings = declared.pretrain;
+    const extraSteps = Math.max(1, Math.round(rptFlops / (6 * paramCount(config) * settings.batch * config.context)));
+    const matchedIr: ExperimentIR = { ...ir, models: { ...ir.models, [name]: { ...declared, pretrain: { ...settings, steps: settings.steps + extraSteps } } } };
+    const result = await runPretrainStage({ ir: matchedIr, model: name, runDir, backend, tokenizer, data, onProgress, signal });
+    return { result, extraSteps };
+  }
+  // A Hugging Face model: next-token training from its weights with the learner's optimizer
+  // settings, at a constant learning rate, on batches of `learner.batch` windows of the context.
+  const { batch, lr, betas, weight_decay, grad_clip } = ir.learner;
+  const extraSteps = Math.max(1, Math.round(rptFlops / (6 * paramCount(config) * batch * config.context)));
+  const pretrain = {
+    steps: extraSteps, batch, lr, min_lr: lr, warmup: 0, schedule: 'constant' as const, betas, weight_decay, grad_clip,
+    format_share: 0, eval_every: extraSteps, checkpoint_every: ir.checkpoint.every,
+  };
+  const matchedIr: ExperimentIR = { ...ir, models: { ...ir.models, [name]: { ...declared, pretrain } } };
+  const result = await runPretrainStage({ ir: matchedIr, model: name, runDir, backend, tokenizer, data, onProgress, signal, start: inputs.base });
   return { result, extraSteps };
 }

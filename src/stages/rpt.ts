@@ -9,7 +9,7 @@ import type { ActorsIR, ExperimentIR, PolicyIR, RewardIR } from '../../dsl/ir.ts
 import { localRptLoop, type RptLoop, type RptLoopSettings, type StepResult } from '../rl/loop.ts';
 import { evalSettings, type EvaluationSource, type ModeAccuracy } from '../eval/checkpoint-eval.ts';
 import type { Accuracy } from '../eval/next-token.ts';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.ts';
+import { formatSpec, loadResponseFormat, type FormatSpec } from '../rl/response-format.ts';
 import { contentHash, readDone, stageDirectory, writeDone } from './cache.ts';
 import { loadKeptPositions, type FilterResult } from './filter.ts';
 import { appendMetrics } from './metrics.ts';
@@ -17,6 +17,7 @@ import { loadResumePoint } from './model-checkpoint.ts';
 import type { ResolvedModel } from './models.ts';
 import type { StageInputs } from './stage-inputs.ts';
 import { loadSplit, type DataResult } from './token-data.ts';
+import type { TokenizerResult } from './tokenizer.ts';
 
 // The RPT stage: the RL loop of src/rl over the filter's kept train positions, starting from the
 // policy's init, for learner.steps steps. Every step's metrics go to metrics.jsonl (stage "rpt").
@@ -85,7 +86,7 @@ export async function rptLoopSpec(
   const { backend, tokenizer, data, filter, policy, baseDir } = inputs;
   const { values } = config;
   const settings: RptLoopSettings = {
-    vocabulary: await loadTokenizer(tokenizer.path),
+    format: await loadResponseFormat(policyFormatSpec(ir, tokenizer, baseDir)),
     modelContext: policy.config.context,
     policy: { ...ir.policy, ...values.policy },
     reward: values.reward,
@@ -94,6 +95,13 @@ export async function rptLoopSpec(
     configVersion: config.configVersion,
   };
   return { settings, policy, backend, data, filter, windowTokens: ir.filter.window_tokens, baseDir };
+}
+
+/** The response format of the experiment's policy: the chat template it needs is its Hugging Face model's. */
+export function policyFormatSpec(ir: ExperimentIR, tokenizer: TokenizerResult, baseDir: string): FormatSpec {
+  const init = ir.policy.init;
+  const huggingface = init.kind === 'model' ? ir.models[init.name]?.huggingface : null;
+  return formatSpec(ir.policy.format, tokenizer, huggingface ? resolve(baseDir, huggingface.path) : undefined);
 }
 
 /** The single-process loop (localRptLoop) on this thread's backend: the reference for the actor graph. */
@@ -229,7 +237,7 @@ export async function runRptStage(inputs: RptInputs): Promise<RptResult> {
       totals = JSON.parse(loaded.extra.totals);
       evalSteps = JSON.parse(loaded.extra.eval_steps);
     }
-    const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, tokenizerPath: tokenizer.path, rptDir: dir };
+    const source: EvaluationSource = { settings: evalSettings(ir, tokenizer.endToken), data, filter, format: policyFormatSpec(ir, tokenizer, baseDir), rptDir: dir };
     evaluator = inputs.evaluator?.(source, ({ step, accuracy }) => inputs.log?.(`rpt: step ${step} evaluated: ${describeAccuracy(accuracy)}`));
     // After a resume, the evaluation checkpoints written before: those already evaluated are read from the cache.
     for (const step of evalSteps) evaluator?.submit(step, checkpointDir(dir, step));

@@ -64,7 +64,7 @@ export async function runDataStage(ir: ExperimentIR, runDir: string, baseDir: st
   const pool = tsxPiscina('./tokenize-task', import.meta.url, Math.max(1, availableParallelism() - 1));
   try {
     for (const part of PARTS) {
-      const { split, thoughts } = await tokenizeSplit(corpusDocuments(ir.corpus, ir.seed, baseDir, part), pool, tokenizerResult.path);
+      const { split, thoughts } = await tokenizeSplit(corpusDocuments(ir.corpus, ir.seed, baseDir, part), pool, tokenizerResult);
       if (split.ids.length === 0) throw new Error(`corpus: the ${part} side of the split holds no documents; ${part === 'holdout' ? 'raise `holdout` or add documents' : 'lower `holdout` or add documents'}`);
       await writeArray(join(dir, `${part}.tokens.i32`), split.tokens);
       await writeArray(join(dir, `${part}.starts.i32`), split.starts);
@@ -102,16 +102,16 @@ export async function loadThoughts(data: DataResult, part: SplitPart): Promise<S
  * corpus is never read whole ahead of the encoding; batches are taken back in the order sent,
  * which keeps the documents in corpus order whichever batch finishes first.
  */
-async function tokenizeSplit(documents: AsyncIterable<Document>, pool: Piscina, tokenizerPath: string): Promise<{ split: TokenizedSplit; thoughts: SplitThought[] }> {
+async function tokenizeSplit(documents: AsyncIterable<Document>, pool: Piscina, tokenizer: Pick<TokenizerResult, 'path' | 'pretrained'>): Promise<{ split: TokenizedSplit; thoughts: SplitThought[] }> {
   const sent: Promise<TokenizedBatch>[] = [];
   const batches: TokenizedBatch[] = [];
   const ids: string[] = [];
   let batch: Document[] = [];
   let batchChars = 0;
   const send = () => {
-    const task: TokenizeTask = { tokenizer: tokenizerPath, documents: batch };
+    const task: TokenizeTask = { tokenizer: tokenizer.path, forModel: tokenizer.pretrained, documents: batch };
     const encoded = (pool.run(task) as Promise<TokenizedBatch>).catch((error: Error) => {
-      throw new Error(`data: encoding with the tokenizer ${tokenizerPath} failed in a worker thread: ${error.message}`, { cause: error });
+      throw new Error(`data: encoding with the tokenizer ${tokenizer.path} failed in a worker thread: ${error.message}`, { cause: error });
     });
     // Awaited in order below; until then a failure must not count as unhandled.
     encoded.catch(() => {});
