@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CpuBackend } from '../../src/cpu/backend.ts';
 import { readHfFolder } from '../../src/hf/folder.ts';
+import { exportHfFolder } from '../../src/hf/export.ts';
 import { readHfWeights } from '../../src/hf/weights.ts';
+import { modelConfig, type ModelConfig } from '../../src/model/config.ts';
+import { initParams } from '../../src/model/params.ts';
 import { Transformer } from '../../src/model/transformer.ts';
 
 export const HF_FIXTURES = 'test/fixtures/hf';
@@ -62,4 +65,16 @@ export function maxAbsDifference(got: Float32Array, expected: number[][]): numbe
   let worst = 0;
   expected.forEach((row, t) => row.forEach((value, v) => (worst = Math.max(worst, Math.abs(got[t * V + v] - value)))));
   return worst;
+}
+
+/**
+ * A random Hugging Face folder `dir` (made by the export, as a user's download would be laid out)
+ * of the shape of `base` with the fixtures' byte-level tokenizer, its <think> </think> specials
+ * and a ChatML template: for runs that need a longer context than the fixtures' 64 positions.
+ */
+export async function makeRandomHfFolder(dir: string, shape: Partial<ModelConfig> = {}, seed = 1): Promise<void> {
+  const fixture = join(HF_FIXTURES, 'qwen3-qknorm');
+  const { tokenizer } = readHfFolder(fixture);
+  const config = modelConfig({ vocabSize: 272, layers: 2, dim: 32, heads: 4, kvHeads: 2, headDim: 16, ffnHidden: 48, context: 512, tiedEmbeddings: true, qkNorm: true, ropeTheta: 1e6, normEps: 1e-6, ...shape });
+  await exportHfFolder(dir, config, initParams(config, seed), { tokenizerPath: join(fixture, 'tokenizer.json'), eosToken: tokenizer.eosToken, chatTemplate: tokenizer.chatTemplate });
 }
