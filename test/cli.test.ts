@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../src/cli/main.ts';
+import { editJson, fixtureCopy, removeTemporaryDirs } from './support/hf-fixtures.ts';
 
 // The CLI in-process: exit status and what it writes to each stream.
 async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
@@ -81,6 +82,54 @@ describe('rpt check', () => {
   });
 });
 
+describe('rpt check of a Hugging Face folder', () => {
+  test('a valid folder gets a one-paragraph summary', async () => {
+    const result = await run('check', 'test/fixtures/hf/smollm2-bf16', 'test/fixtures/hf/llama-gqa-sharded', 'experiments/quickstart.rpt');
+    expect(result).toMatchObject({ status: 0, err: '' });
+    expect(result.out).toContain(
+      'test/fixtures/hf/smollm2-bf16: ok: LlamaForCausalLM with 44,016 parameters (tied embeddings): 2 layers, hidden 48, 6 heads, 2 key/value heads, head_dim 8, ffn 64; vocab 272, tokenizer 272 tokens; weights BF16 in 1 shard (model.safetensors); context 64 tokens, rope_theta 100000, rms_norm_eps 1e-5\n',
+    );
+    expect(result.out).toContain('test/fixtures/hf/llama-gqa-sharded: ok: LlamaForCausalLM with 32,928 parameters: 2 layers');
+    expect(result.out).toContain('weights F32 in 2 shards;');
+    expect(result.out).toContain('experiments/quickstart.rpt: ok');
+    const qwen3 = await run('check', 'test/fixtures/hf/qwen3-qknorm');
+    expect(qwen3.out).toMatch(/Qwen3ForCausalLM with [\d,]+ parameters \(tied embeddings\): 2 layers, hidden 32, 4 heads, 2 key\/value heads, head_dim 16, ffn 48, q\/k norm; vocab 288, tokenizer 272 tokens/);
+  });
+
+  test('--json gives the summary under "huggingface"', async () => {
+    const report = JSON.parse((await run('check', '--json', 'test/fixtures/hf/qwen2-bias')).out);
+    expect(report.valid).toBe(true);
+    expect(report.files[0]).toMatchObject({
+      file: 'test/fixtures/hf/qwen2-bias',
+      valid: true,
+      diagnostics: [],
+      huggingface: { architecture: 'Qwen2ForCausalLM', layers: 2, hidden_size: 32, heads: 4, kv_heads: 2, head_dim: 8, vocab_size: 288, tokenizer_size: 272, dtypes: ['F16'], shards: ['model.safetensors'], context: 64 },
+    });
+  });
+
+  test('a broken folder exits 1 with the file and the cause', async () => {
+    const dir = await fixtureCopy('llama-tied');
+    await editJson(join(dir, 'config.json'), (json) => (json.hidden_size = 48));
+    const result = await run('check', dir);
+    expect(result.status).toBe(1);
+    expect(result.err).toContain(`${join(dir, 'model.safetensors')}: error: tensor 'model.embed_tokens.weight' has shape [272,32] but config.json gives [272,48]`);
+    expect(result.err).toContain('1 error in 1 of 1 file');
+    const json = JSON.parse((await run('check', '--json', dir)).out);
+    expect(json.files[0]).toMatchObject({ valid: false, diagnostics: [{ file: join(dir, 'model.safetensors'), line: null, severity: 'error' }] });
+
+    const tokenizer = await fixtureCopy('llama-tied');
+    await editJson(join(tokenizer, 'tokenizer.json'), (json) => ((json.model as Record<string, unknown>).type = 'WordPiece'));
+    expect((await run('check', tokenizer)).err).toContain(`${join(tokenizer, 'tokenizer.json')}: error: model type "WordPiece" is not BPE`);
+    await removeTemporaryDirs();
+  });
+
+  test('a folder without config.json is not a model folder', async () => {
+    const result = await run('check', 'test/fixtures');
+    expect(result.status).toBe(1);
+    expect(result.err).toContain('test/fixtures: error: not a Hugging Face model folder: it has no config.json');
+  });
+});
+
 describe('rpt graph', () => {
   test('prints the stages in order', async () => {
     const result = await run('graph', 'experiments/arith.rpt');
@@ -111,6 +160,14 @@ describe('rpt', () => {
     expect((await run('run')).status).toBe(2);
   });
 
+  test('--help lists sample and export; each has its usage', async () => {
+    const result = await run('--help');
+    expect(result.out).toMatch(/^\s+sample\s+generate text from a Hugging Face folder or a checkpoint/m);
+    expect(result.out).toMatch(/^\s+export\s+write a checkpoint as a Hugging Face folder/m);
+    expect((await run('sample', '--help')).out).toContain('usage: rpt sample <model folder> --prompt TEXT');
+    expect((await run('export', '--help')).out).toContain('usage: rpt export <checkpoint> <out dir>');
+  });
+
   test('--version prints the package version', async () => {
     expect((await run('--version')).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
@@ -130,5 +187,11 @@ describe('the rpt executable', () => {
     const invalid = rpt('check', 'test/golden/invalid/empty.rpt');
     expect(invalid.status).toBe(1);
     expect(invalid.stderr).toContain('test/golden/invalid/empty.rpt:1:1: error: no experiment in this file');
+  });
+
+  test('rpt sample prints JSON lines on stdout and exits 0', async () => {
+    const result = rpt('sample', 'test/fixtures/hf/llama-tied', '--prompt', 'Hi', '--greedy', '--max-tokens', '4', '--json', '--backend', 'cpu');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ prompt: 'Hi', prompt_tokens: [72, 105] });
   });
 });

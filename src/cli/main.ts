@@ -3,15 +3,17 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './check.ts';
+import { exportCommand } from './export.ts';
 import { graphCommand } from './graph.ts';
 import { reportCommand } from './report.ts';
 import { runCommand } from './run.ts';
+import { sampleCommand } from './sample.ts';
 import { stageCommand } from './stages.ts';
 import { statusCommand } from './status.ts';
 import { EXIT_OK, EXIT_USAGE, processIo, type Command, type Io } from './io.ts';
 
 // `rpt <command> ...`. Each command is one file; a new one is added to this list.
-const commands: Command[] = [runCommand, statusCommand, checkCommand, graphCommand, stageCommand, reportCommand];
+const commands: Command[] = [runCommand, statusCommand, checkCommand, graphCommand, stageCommand, reportCommand, sampleCommand, exportCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

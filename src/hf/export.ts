@@ -22,6 +22,11 @@ export interface HfExportOptions {
   padToken?: string;
   chatTemplate?: string; // Jinja source
   generation?: { doSample?: boolean; temperature?: number; topP?: number; topK?: number }; // sampling defaults
+  // Ids for config.json and generation_config.json that the token strings above do not give: a
+  // bos id when bosToken is not given (Qwen's tokenizer_config.json names none), further end-of-sequence ids (a base
+  // model's <|endoftext|> beside a chat's <|im_end|>); eosToken's id comes first.
+  bosTokenId?: number;
+  eosTokenIds?: number[];
 }
 
 /**
@@ -42,10 +47,13 @@ export async function exportHfFolder(dir: string, config: ModelConfig, flat: Flo
     if (id === undefined) throw new Error(`${options.tokenizerPath}: has no token ${JSON.stringify(token)} (the ${field} to export)`);
     return id;
   };
-  const bosTokenId = idOf('bos_token', options.bosToken);
+  const bosTokenId = idOf('bos_token', options.bosToken) ?? options.bosTokenId;
   const eosTokenId = idOf('eos_token', options.eosToken);
   const padTokenId = idOf('pad_token', options.padToken);
-  const eosTokenIds = eosTokenId === undefined ? [] : [eosTokenId];
+  const eosTokenIds = [...new Set([...(eosTokenId === undefined ? [] : [eosTokenId]), ...(options.eosTokenIds ?? [])])];
+  for (const [field, id] of [['bos_token_id', bosTokenId], ...eosTokenIds.map((id) => ['eos_token_id', id] as const)] as const) {
+    if (id !== undefined && !(Number.isSafeInteger(id) && id >= 0 && id < config.vocabSize)) throw new Error(`${field} ${id} is not an id of the model's vocabulary of ${config.vocabSize}`);
+  }
 
   const staging = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
@@ -57,7 +65,7 @@ export async function exportHfFolder(dir: string, config: ModelConfig, flat: Flo
     await writeSafetensors(join(staging, HF_FILES.weights), tensors, { format: 'pt' });
     await copyFile(options.tokenizerPath, join(staging, HF_FILES.tokenizer));
     await writeJson(join(staging, HF_FILES.tokenizerConfig), tokenizerConfig(config, options));
-    const generation: JsonObject = { bos_token_id: bosTokenId ?? null, eos_token_id: eosTokenId ?? null };
+    const generation: JsonObject = { bos_token_id: bosTokenId ?? null, eos_token_id: eosTokenIds.length === 0 ? null : eosTokenIds.length === 1 ? eosTokenIds[0] : eosTokenIds };
     if (padTokenId !== undefined) generation.pad_token_id = padTokenId;
     const { doSample, temperature, topP, topK } = options.generation ?? {};
     Object.assign(generation, withoutUndefined({ do_sample: doSample, temperature, top_p: topP, top_k: topK }));
