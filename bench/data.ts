@@ -8,12 +8,8 @@ import { checkFile } from '../dsl/check.ts';
 import { renderDiagnostic } from '../dsl/diagnostics.ts';
 import { runDataStage } from '../src/stages/token-data.ts';
 import { runTokenizerStage } from '../src/stages/tokenizer.ts';
-import { printFigures } from './report.ts';
+import { option, printFigures } from './report.ts';
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 export async function main(args: string[]): Promise<void> {
   const file = option(args, 'file', 'experiments/brown.rpt');

@@ -15,7 +15,7 @@ import { initParams } from '../src/model/params.ts';
 import { trainStep } from '../src/model/train-step.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
-import { printFigures, type Figure } from './report.ts';
+import { type Figure, option, printFigures } from './report.ts';
 
 export const config = modelConfig({ vocabSize: 512, layers: 4, dim: 128, heads: 4, context: 128, ffnHidden: 512 });
 const OP_B = 64;
@@ -23,10 +23,6 @@ const TRAIN_B = 16;
 const SAMPLE_B = 64;
 const PROMPT = 8;
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 /** Milliseconds per call of `op`: repeated until `budgetMs` has passed, with one sync per batch of repeats. */
 async function msPerCall(backend: Backend, op: () => void, budgetMs: number): Promise<number> {

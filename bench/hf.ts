@@ -42,7 +42,7 @@ import { initParams, paramCount, paramSpecs } from '../src/model/params.ts';
 import { trainStep } from '../src/model/train-step.ts';
 import { Transformer } from '../src/model/transformer.ts';
 import { Random } from '../src/util/random.ts';
-import { printFigures, type Figure } from './report.ts';
+import { type Figure, option, printFiguresWithFacts } from './report.ts';
 import { findPython, pythonMissing, torchFacts, torchRuns } from './torch.ts';
 
 const PEER = fileURLToPath(new URL('./peer/torch_hf.py', import.meta.url));
@@ -66,10 +66,6 @@ const MEASURES = Object.keys(UNITS) as Measure[];
 const SIZES = { batch: 16, prompt: 16, 'new-tokens': 128, 'train-batch': 4, 'train-seq': 128, steps: 3 };
 type Sizes = Record<keyof typeof SIZES, number>;
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 function sizesOf(args: string[]): Sizes {
   const sizes = {} as Sizes;
@@ -82,17 +78,6 @@ function sizesOf(args: string[]): Sizes {
 }
 
 const sizeFlags = (sizes: Sizes): string[] => Object.entries(sizes).flatMap(([name, value]) => [`--${name}`, String(value)]);
-
-/** printFigures's lines after `# fact: value` lines, or its JSON object with the facts under "facts" (torch_hf.py's format). */
-function print(figures: Figure[], facts: Record<string, string>, args: string[]): void {
-  if (args.includes('--json')) {
-    const object = Object.fromEntries(figures.map((f) => [f.name, { value: f.value, unit: f.unit }]));
-    console.log(JSON.stringify({ ...object, facts }, null, 2));
-    return;
-  }
-  for (const [key, value] of Object.entries(facts)) console.log(`# ${key}: ${value}`);
-  printFigures(figures, args);
-}
 
 // ---------------------------------------------------------------------------------------------
 // the folders
@@ -239,7 +224,7 @@ async function rptSide(args: string[]): Promise<void> {
       rss_before_load_mib: rssBefore.toFixed(0),
       parameters: String(paramCount(config)),
     };
-    print(MEASURES.map((name) => ({ name, value: values[name], unit: UNITS[name] })), facts, args);
+    printFiguresWithFacts(MEASURES.map((name) => ({ name, value: values[name], unit: UNITS[name] })), facts, args);
   } finally {
     backend.destroy();
   }
@@ -288,7 +273,7 @@ export async function main(args: string[]): Promise<void> {
       for (const name of MEASURES) figures.push({ name: `ratio_rpt_over_torch_${name}${run.label}`, value: rpt.figures[name].value / run.figures[name].value, unit: 'x' });
     }
 
-    print(figures, facts, args);
+    printFiguresWithFacts(figures, facts, args);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -11,12 +11,8 @@ import { createBackend, type BackendKind } from '../src/backend/select.ts';
 import { runPretrainStage } from '../src/stages/pretrain.ts';
 import { runDataStage } from '../src/stages/token-data.ts';
 import { runTokenizerStage } from '../src/stages/tokenizer.ts';
-import { printFigures } from './report.ts';
+import { option, printFigures } from './report.ts';
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 function experiment(file: string, overrides: string[] = []): ExperimentIR {
   const checked = checkFile(file, { overrides });

@@ -27,12 +27,8 @@ import type { RptLoop } from '../src/rl/loop.ts';
 import { resolveModel } from '../src/stages/models.ts';
 import { runStages } from '../src/stages/pipeline.ts';
 import { localLoop, rptLoopSpec } from '../src/stages/rpt.ts';
-import { printFigures, type Figure } from './report.ts';
+import { type Figure, option, printFigures } from './report.ts';
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 async function timedSteps(label: string, loop: RptLoop, steps: number): Promise<Figure[]> {
   await loop.takeStep(); // starts the threads

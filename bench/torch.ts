@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createBackend, type BackendKind } from '../src/backend/select.ts';
 import { config, matmulGflops512, samplingSpeed, trainingSpeed } from './engine.ts';
-import { printFigures, type Figure } from './report.ts';
+import { type Figure, option, printFiguresWithFacts } from './report.ts';
 
 const SCRIPT = fileURLToPath(new URL('./peer/torch_engine.py', import.meta.url));
 const BLAS_ENV = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
@@ -32,10 +32,6 @@ export interface TorchRun {
   reference?: TorchRun; // the run whose facts this one's are reported against
 }
 
-function option(args: string[], name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] !== undefined ? args[at + 1] : fallback;
-}
 
 function importsTorch(python: string): boolean {
   return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
@@ -141,12 +137,5 @@ export async function main(args: string[]): Promise<void> {
     for (const name of MEASURES) figures.push({ name: `ratio_rpt_over_torch_${name}${run.label}`, value: rpt[name] / run.figures[name].value, unit: 'x' });
   }
 
-  if (args.includes('--json')) {
-    // printFigures's object, with the facts under "facts" as torch_engine.py writes them
-    const object = Object.fromEntries(figures.map((f) => [f.name, { value: f.value, unit: f.unit }]));
-    console.log(JSON.stringify({ ...object, facts }, null, 2));
-    return;
-  }
-  for (const [key, value] of Object.entries(facts)) console.log(`# ${key}: ${value}`);
-  printFigures(figures, args);
+  printFiguresWithFacts(figures, facts, args);
 }

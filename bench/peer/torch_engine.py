@@ -166,9 +166,10 @@ def make_optimizer(model):
     return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
 
-def train_step(model, optimizer):
-    """One whole step on random tokens; returns the loss (read back, as rpt reads its logprobs)."""
-    ids = torch.randint(0, V, (TRAIN_B, T + 1))  # (B, T+1): inputs and their next tokens
+def train_step(model, optimizer, B, T, V):
+    """One whole step on B x T random tokens of a vocabulary of V; returns the loss (read back, as
+    rpt reads its logprobs)."""
+    ids = torch.randint(0, V, (B, T + 1))  # (B, T+1): inputs and their next tokens
     logits = model(ids[:, :-1])  # (B, T, V)
     loss = F.cross_entropy(logits.reshape(-1, V), ids[:, 1:].reshape(-1))  # mean over all B*T positions
     optimizer.zero_grad(set_to_none=True)
@@ -220,10 +221,10 @@ def training_speed(steps):
     torch.manual_seed(1)
     model = Llama()
     optimizer = make_optimizer(model)
-    first_loss = train_step(model, optimizer)  # warm-up: allocations, optimizer state
+    first_loss = train_step(model, optimizer, TRAIN_B, T, V)  # warm-up: allocations, optimizer state
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(model, optimizer)
+        train_step(model, optimizer, TRAIN_B, T, V)
     return steps * TRAIN_B * T / (time.perf_counter() - start), first_loss
 
 
@@ -289,6 +290,20 @@ def facts(first_loss):
     return out
 
 
+def print_figures(figures, about, as_json):
+    """figures {name: (value, unit)} and facts as bench/report.ts prints them: lines, or one JSON object."""
+    if as_json:
+        result = {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
+        result["facts"] = about
+        print(json.dumps(result, indent=2))
+        return
+    for key, value in about.items():
+        print(f"# {key}: {value}")
+    for name, (value, unit) in figures.items():
+        rounded = float(f"{value:.4g}")  # 4 significant digits, as bench/report.ts prints
+        print(f"{name}: {int(rounded) if rounded.is_integer() else rounded} {unit}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own)")
@@ -306,17 +321,7 @@ def main():
         "train_tokens_per_s": (train, "tokens/s"),
         "sample_tokens_per_s": (sampling_speed(args.new_tokens), "tokens/s"),
     }
-    about = facts(first_loss)
-    if args.json:
-        result = {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
-        result["facts"] = about
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in about.items():
-            print(f"# {key}: {value}")
-        for name, (value, unit) in figures.items():
-            rounded = float(f"{value:.4g}")  # 4 significant digits, as bench/report.ts prints
-            print(f"{name}: {int(rounded) if rounded.is_integer() else rounded} {unit}")
+    print_figures(figures, facts(first_loss), args.json)
 
 
 if __name__ == "__main__":

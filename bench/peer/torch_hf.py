@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ left in bench/peer by the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_engine import facts as engine_facts  # noqa: E402 (torch version, threads, BLAS)
+from torch_engine import facts as engine_facts, make_optimizer, print_figures, train_step  # noqa: E402 (the same optimizer and step; torch version, threads, BLAS; the output format)
 
 TEMPERATURE = 0.8
 DTYPES = {"F32": (torch.float32, 4), "BF16": (torch.bfloat16, 2), "F16": (torch.float16, 2)}
@@ -247,28 +247,6 @@ def load(folder, context):
 # the figures
 
 
-def make_optimizer(model):
-    # AdamW as rpt's (src/model/optimizer.ts): betas 0.9/0.999, eps 1e-8, weight decay 0.01 on
-    # matrices only
-    decay = [p for p in model.parameters() if p.dim() == 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-
-
-def train_step(model, optimizer, B, T):
-    """One whole step on random tokens; returns the loss, read back as rpt reads its logprobs."""
-    V = model.cfg["vocab"]
-    ids = torch.randint(0, V, (B, T + 1))  # inputs and their next tokens
-    logits = model(ids[:, :-1])  # (B, T, V)
-    loss = F.cross_entropy(logits.reshape(-1, V), ids[:, 1:].reshape(-1))
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-    return loss.item()
-
-
 @torch.no_grad()
 def generate(model, prompts, new_tokens):
     """prompts (B, P) -> (B, new_tokens) sampled one at a time through the KV cache."""
@@ -338,10 +316,10 @@ def main():
     sample = tokens.numel() / (time.perf_counter() - start)
 
     optimizer = make_optimizer(model)
-    first_loss = train_step(model, optimizer, args.train_batch, args.train_seq)  # warm-up: optimizer state
+    first_loss = train_step(model, optimizer, args.train_batch, args.train_seq, model.cfg["vocab"])  # warm-up: optimizer state
     start = time.perf_counter()
     for _ in range(args.steps):
-        train_step(model, optimizer, args.train_batch, args.train_seq)
+        train_step(model, optimizer, args.train_batch, args.train_seq, model.cfg["vocab"])
     train = args.steps * args.train_batch * args.train_seq / (time.perf_counter() - start)
 
     figures = {
@@ -355,16 +333,7 @@ def main():
     about["first_train_loss"] = f"{first_loss:.4f} (ln {cfg['vocab']} = {math.log(cfg['vocab']):.4f})"
     about["rss_before_load_mib"] = f"{rss_before:.0f}"
     about["parameters"] = str(sum(p.numel() for p in model.parameters()))
-    if args.json:
-        result = {name: {"value": value, "unit": unit} for name, (value, unit) in figures.items()}
-        result["facts"] = about
-        print(json.dumps(result, indent=2))
-    else:
-        for key, value in about.items():
-            print(f"# {key}: {value}")
-        for name, (value, unit) in figures.items():
-            rounded = float(f"{value:.4g}")  # 4 significant digits, as bench/report.ts prints
-            print(f"{name}: {int(rounded) if rounded.is_integer() else rounded} {unit}")
+    print_figures(figures, about, args.json)
 
 
 if __name__ == "__main__":

@@ -107,8 +107,8 @@ async function runFile(file: string, overrides: string[], ir: ExperimentIR, flag
     reporter.log(`rpt run: ${(error as Error).message}`);
     return EXIT_INVALID;
   } finally {
+    // After a first Ctrl-C, `quit` stays: a second one exits with 130 also while the process winds down.
     process.removeListener('SIGINT', interrupt);
-    process.removeListener('SIGINT', quit);
     backend?.destroy();
   }
 }

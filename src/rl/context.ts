@@ -2,8 +2,7 @@
 // with the true continuation that follows it.
 
 import type { TokenizedSplit } from '../stages/token-data.ts';
-import { concatBytes } from '../tokenizer/bpe-tokenizer.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { concatBytes, type Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export interface RptContext {
   document: number; // index into the split's documents

@@ -11,8 +11,7 @@
 // examples with reasoningExample below.
 
 import type { Generation, GenerationPhase } from '../model/generate.ts';
-import { concatBytes } from '../tokenizer/bpe-tokenizer.ts';
-import type { WithMarkers } from '../tokenizer/tokenizer.ts';
+import { concatBytes, type WithMarkers } from '../tokenizer/tokenizer.ts';
 
 /** What the format needs of a tokenizer: its markers (see requireMarkers) and each token's bytes. */
 export type ReasoningVocabulary = Pick<WithMarkers, 'specialIds' | 'tokenBytes'>;

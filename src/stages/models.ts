@@ -93,6 +93,22 @@ async function resolveHuggingface(name: string, dir: string, context: number | n
   const config: ModelConfig = { ...folder.config, context: context ?? folder.config.context };
   const { shards } = locateHfWeights(dir, folder.config);
   const hash = createHash('sha256').update(JSON.stringify(config));
-  for (const file of [join(dir, HF_FILES.config), ...shards]) for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  for (const file of [join(dir, HF_FILES.config), ...shards]) hash.update(await fileSha256(file));
   return resolved(name, hash.digest('hex'), config, () => readHfWeights(dir, folder.config));
+}
+
+// A run resolves the same folder for several stages; its weight files (gigabytes) are hashed
+// once per process while their size and modification time stay the same.
+const fileHashes = new Map<string, string>();
+
+async function fileSha256(path: string): Promise<string> {
+  const { size, mtimeMs } = await stat(path);
+  const key = `${path}\0${size}\0${mtimeMs}`;
+  let digest = fileHashes.get(key);
+  if (digest === undefined) {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    fileHashes.set(key, (digest = hash.digest('hex')));
+  }
+  return digest;
 }

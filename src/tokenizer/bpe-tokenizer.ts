@@ -1,5 +1,5 @@
 import { bytesToByteLevel, pretokenize, specialTokenPattern } from './byte-level.ts';
-import { markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts';
+import { ByteTokenizer, concatBytes, markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts';
 
 // A byte-level BPE tokenizer: every id stands for a byte string; ordinary text is cut around
 // special tokens, pre-tokenized, and each pre-token's bytes are merged in rank order. Encoding
@@ -10,7 +10,7 @@ export const MAX_VOCAB = 1 << 21;
 
 const ENCODE_CACHE_LIMIT = 1 << 17;
 
-export class BpeTokenizer implements Tokenizer {
+export class BpeTokenizer extends ByteTokenizer implements Tokenizer {
   readonly tokens: readonly Uint8Array[]; // bytes of each id; a special token's are its UTF-8 text
   readonly merges: readonly (readonly [number, number])[]; // in rank order
   readonly specialTokens: ReadonlyMap<string, number>; // every token matched whole in the text
@@ -23,6 +23,7 @@ export class BpeTokenizer implements Tokenizer {
   private readonly encoder = new TextEncoder();
 
   constructor(tokens: Uint8Array[], merges: [number, number][], specialTokens: Map<string, number>) {
+    super();
     if (tokens.length > MAX_VOCAB) throw new Error(`vocabulary of ${tokens.length} tokens exceeds the limit of ${MAX_VOCAB}`);
     this.tokens = tokens;
     this.merges = merges;
@@ -67,24 +68,8 @@ export class BpeTokenizer implements Tokenizer {
     return ids;
   }
 
-  decodeBytes(ids: ArrayLike<number>): Uint8Array {
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < ids.length; i++) parts.push(this.tokenBytes(ids[i]));
-    return concatBytes(parts);
-  }
 
-  // Lossy only where `ids` cut a character's bytes apart (U+FFFD stands in); a leading byte
-  // order mark is text like any other.
-  decode(ids: ArrayLike<number>): string {
-    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
-  }
 
-  // Byte length of each token: their running sums are the token boundaries a reward checks.
-  byteLengths(ids: ArrayLike<number>): number[] {
-    const lengths: number[] = new Array(ids.length);
-    for (let i = 0; i < ids.length; i++) lengths[i] = this.tokenBytes(ids[i]).length;
-    return lengths;
-  }
 
   tokenBytes(id: number): Uint8Array {
     const bytes = this.tokens[id];
@@ -132,16 +117,4 @@ export class BpeTokenizer implements Tokenizer {
 
 export function pairKey(left: number, right: number): number {
   return left * MAX_VOCAB + right;
-}
-
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
 }

@@ -1,7 +1,6 @@
 import { Tokenizer as LibraryTokenizer } from '@huggingface/tokenizers';
-import { concatBytes } from './bpe-tokenizer.ts';
 import { byteLevelToBytes, bytesToByteLevel } from './byte-level.ts';
-import { markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts';
+import { ByteTokenizer, markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts';
 
 // A pretrained model's byte-level BPE tokenizer.json (SmolLM2, Qwen2/Qwen3, Llama 3, ...), encoded
 // by @huggingface/tokenizers: normalizers, Split/Digits pre-tokenizers and ignore_merges are the
@@ -15,7 +14,7 @@ import { markersOf, type ReasoningMarkers, type Tokenizer } from './tokenizer.ts
 
 type Json = Record<string, unknown>;
 
-export class HfTokenizer implements Tokenizer {
+export class HfTokenizer extends ByteTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>; // every added token, matched whole in the text
   readonly specialIds: ReasoningMarkers | undefined;
@@ -25,6 +24,7 @@ export class HfTokenizer implements Tokenizer {
 
   // `source` names the file in errors.
   constructor(json: unknown, source: string) {
+    super();
     const fail = (message: string): never => {
       throw new Error(`${source}: ${message}`);
     };
@@ -84,22 +84,8 @@ export class HfTokenizer implements Tokenizer {
     return this.library.encode(text, { add_special_tokens: false }).ids;
   }
 
-  decodeBytes(ids: ArrayLike<number>): Uint8Array {
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < ids.length; i++) parts.push(this.tokenBytes(ids[i]));
-    return concatBytes(parts);
-  }
 
-  // Lossy only where `ids` cut a character's bytes apart (U+FFFD stands in).
-  decode(ids: ArrayLike<number>): string {
-    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
-  }
 
-  byteLengths(ids: ArrayLike<number>): number[] {
-    const lengths: number[] = new Array(ids.length);
-    for (let i = 0; i < ids.length; i++) lengths[i] = this.tokenBytes(ids[i]).length;
-    return lengths;
-  }
 
   tokenBytes(id: number): Uint8Array {
     const bytes = this.tokens[id];

@@ -20,6 +20,30 @@ export interface Tokenizer {
   byteLengths(ids: ArrayLike<number>): number[];
 }
 
+/** What both kinds share: text and byte lengths follow from each token's bytes. */
+export abstract class ByteTokenizer {
+  abstract tokenBytes(id: number): Uint8Array;
+
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < ids.length; i++) parts.push(this.tokenBytes(ids[i]));
+    return concatBytes(parts);
+  }
+
+  // Lossy only where `ids` cut a character's bytes apart (U+FFFD stands in); a leading byte
+  // order mark is text like any other.
+  decode(ids: ArrayLike<number>): string {
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
+  }
+
+  // Byte length of each token: their running sums are the token boundaries a reward checks.
+  byteLengths(ids: ArrayLike<number>): number[] {
+    const lengths: number[] = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) lengths[i] = this.tokenBytes(ids[i]).length;
+    return lengths;
+  }
+}
+
 export type WithMarkers<T extends Tokenizer = Tokenizer> = T & { readonly specialIds: ReasoningMarkers };
 
 // For the users of the project's special-token format: `source` names the tokenizer file.
@@ -37,4 +61,16 @@ export function markersOf(specialTokens: ReadonlyMap<string, number>): Reasoning
   const ids: Partial<Record<SpecialToken, number>> = {};
   for (const token of SPECIAL_TOKENS) ids[token] = specialTokens.get(token);
   return SPECIAL_TOKENS.every((token) => ids[token] !== undefined) ? (ids as ReasoningMarkers) : undefined;
+}
+
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }

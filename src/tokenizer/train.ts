@@ -1,8 +1,8 @@
 import type { Document } from '../data/document.ts';
-import { BpeTokenizer, MAX_VOCAB, concatBytes, pairKey } from './bpe-tokenizer.ts';
+import { BpeTokenizer, MAX_VOCAB, pairKey } from './bpe-tokenizer.ts';
 import { pretokenize, specialTokenPattern } from './byte-level.ts';
 import { SPECIAL_TOKENS } from './special-tokens.ts';
-import type { WithMarkers } from './tokenizer.ts';
+import { concatBytes, type WithMarkers } from './tokenizer.ts';
 
 // Byte-level BPE training. Ids: 0..255 the bytes, then the special tokens, then one id per merge
 // until the vocabulary has exactly `vocabSize` tokens. Pairs are counted over unique pre-tokens
