@@ -6,6 +6,7 @@
 // Tolerance: worstError (|actual - expected| / (1 + |expected|)) <= 1e-5 against float64 sums
 // (float32 rounding over up to ~300 terms in BLAS's order), and against the cpu reference for ops.
 
+import koffi from 'koffi';
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -23,6 +24,13 @@ afterAll(() => under.backend?.destroy());
 const blas = (await loadBlas()).blas as Blas;
 const cpu = new CpuBackend();
 const random = new Random(31);
+
+/** cblas_sgemm of the library the backend loaded (named at the end of its description), called directly: never split. */
+function library(): (...args: (number | Float32Array)[]) => void {
+  const name = /\(([^()]+)\)$/.exec(blas.description)![1];
+  const signature = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)';
+  return koffi.load(name).func(signature) as (...args: (number | Float32Array)[]) => void;
+}
 
 /** C[M,N] = alpha * op(A) @ op(B) + beta * C in float64, on the same strided row-major views as sgemm. */
 function referenceGemm(
@@ -61,21 +69,26 @@ describe.skipIf(!under.backend)(`the cpu backend with BLAS ${under.skipReason}`,
     });
   }
 
-  // M*N*K = 1.5 * SPLIT_MIN_MACS: the whole product is split between this thread and the helper
-  // (where there are two cores), each half alone is not.
-  for (const [transA, transB] of [[false, true], [false, false], [true, false]]) {
-    test(`a product split by rows equals its halves computed one by one, bit for bit (transA=${transA} transB=${transB})`, () => {
-      const N = 96, K = 128, M = Math.ceil((1.5 * SPLIT_MIN_MACS) / (N * K)), half = M >> 1;
-      const lda = transA ? M : K, ldb = transB ? K : N;
-      const A = uniform(random, M * K), B = uniform(random, N * K), C = uniform(random, M * N);
-      if (isMainThread && availableParallelism() > 1) expect(blas.description).toContain('split with a second thread');
-      const whole = C.slice(), halves = C.slice();
-      blas.sgemm(transA, transB, M, N, K, 1, A, lda, B, ldb, 1, whole, N);
-      blas.sgemm(transA, transB, half, N, K, 1, A, lda, B, ldb, 1, halves, N);
-      blas.sgemm(transA, transB, M - half, N, K, 1, transA ? A.subarray(half) : A.subarray(half * lda), lda, B, ldb, 1, halves.subarray(half * N), N);
-      expect(whole).toEqual(halves);
-      expect(worstError(whole, referenceGemm(transA, transB, M, N, K, 1, A, lda, B, ldb, 1, C, N))).toBeLessThanOrEqual(TOLERANCE);
-    });
+  // M*N*K = 1.5 * SPLIT_MIN_MACS: the product is split between this thread and the helper (where
+  // there are two cores), by rows when C is tall, by columns when it is wide (sampling's few rows
+  // against a weight). The actor threads never split, so a split product must equal one call of
+  // the library, bit for bit: it is called here directly for the comparison.
+  const unsplit = library();
+  for (const [M, N] of [[0, 96], [16, 0]]) {
+    for (const [transA, transB] of [[false, true], [false, false], [true, false]]) {
+      const shape = M === 0 ? 'by rows' : 'by columns';
+      test(`a product split ${shape} equals one call of the library, bit for bit (transA=${transA} transB=${transB})`, () => {
+        const K = 128, rows = M || Math.ceil((1.5 * SPLIT_MIN_MACS) / (N * K)), cols = N || Math.ceil((1.5 * SPLIT_MIN_MACS) / (M * K));
+        const lda = transA ? rows : K, ldb = transB ? K : cols;
+        const A = uniform(random, rows * K), B = uniform(random, cols * K), C = uniform(random, rows * cols);
+        if (isMainThread && availableParallelism() > 1) expect(blas.description).toContain('split with a second thread');
+        const split = C.slice(), whole = C.slice();
+        blas.sgemm(transA, transB, rows, cols, K, 1, A, lda, B, ldb, 1, split, cols);
+        unsplit(101, transA ? 112 : 111, transB ? 112 : 111, rows, cols, K, 1, A, lda, B, ldb, 1, whole, cols);
+        expect(split).toEqual(whole);
+        expect(worstError(split, referenceGemm(transA, transB, rows, cols, K, 1, A, lda, B, ldb, 1, C, cols))).toBeLessThanOrEqual(TOLERANCE);
+      });
+    }
   }
 
   test('matmul forward and backward at sizes that take the blocked path', async () => {

@@ -93,17 +93,29 @@ function bind(koffi: Koffi, name: string): Blas {
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M === 0 || N === 0) return;
       const tA = transA ? CBLAS_TRANS : CBLAS_NO_TRANS, tB = transB ? CBLAS_TRANS : CBLAS_NO_TRANS;
-      if (second === undefined || M < 2 || M * N * K < SPLIT_MIN_MACS) {
+      if (second === undefined || Math.max(M, N) < 2 || M * N * K < SPLIT_MIN_MACS) {
         gemm(CBLAS_ROW_MAJOR, tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
       }
-      // rows [0, half) of C here, rows [half, M) on the helper; op(A)'s rows are A's columns when transposed
-      const half = M >> 1;
-      const aRest = transA ? A.subarray(half) : A.subarray(half * lda);
       const address = (array: Float32Array) => Number(koffi.address(array));
+      // The longer side of C is split, so that each thread reads half of the larger operand:
+      // sampling's few rows against a weight read half the weight each.
+      if (M >= N) {
+        // rows [0, half) of C here, rows [half, M) on the helper; op(A)'s rows are A's columns when transposed
+        const half = M >> 1;
+        const aRest = transA ? A.subarray(half) : A.subarray(half * lda);
+        second.run(
+          [CBLAS_ROW_MAJOR, tA, tB, M - half, N, K, alpha, address(aRest), lda, address(B), ldb, beta, address(C.subarray(half * ldc)), ldc],
+          () => gemm(CBLAS_ROW_MAJOR, tA, tB, half, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+        );
+        return;
+      }
+      // columns [0, half) of C here, columns [half, N) on the helper; op(B)'s columns are B's rows when transposed
+      const half = N >> 1;
+      const bRest = transB ? B.subarray(half * ldb) : B.subarray(half);
       second.run(
-        [CBLAS_ROW_MAJOR, tA, tB, M - half, N, K, alpha, address(aRest), lda, address(B), ldb, beta, address(C.subarray(half * ldc)), ldc],
-        () => gemm(CBLAS_ROW_MAJOR, tA, tB, half, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
+        [CBLAS_ROW_MAJOR, tA, tB, M, N - half, K, alpha, address(A), lda, address(bRest), ldb, beta, address(C.subarray(half)), ldc],
+        () => gemm(CBLAS_ROW_MAJOR, tA, tB, M, half, K, alpha, A, lda, B, ldb, beta, C, ldc),
       );
     },
   };

@@ -1,8 +1,9 @@
 // The second core for the main thread's large matrix products. OpenBLAS runs single-threaded
-// here (see library.ts), so a product large enough to pay for waking a thread is split by rows:
-// this thread computes the first half while a helper thread, which calls the same library on the
-// same memory by address, computes the second. A row of C is the same dot products whichever
-// thread computes it, so the result is the same bit for bit as one call (tested). The main
+// here (see library.ts), so a product large enough to pay for waking a thread is split in two
+// (by rows or by columns, library.ts says which): this thread computes the first half while a
+// helper thread, which calls the same library on the same memory by address, computes the
+// second. An element of C is the same dot product whichever thread computes it, so the result is
+// the same bit for bit as one call (tested). The main
 // thread is blocked in Atomics.wait until the helper is done, so the arrays cannot move under it.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
