@@ -6,6 +6,7 @@ import type { ExperimentIR } from '../../dsl/ir.ts';
 import { tsxPiscina } from '../../runtime/tsx-worker.ts';
 import type { Document } from '../data/document.ts';
 import type { SplitPart } from '../data/split.ts';
+import { unlessMissing } from '../util/missing.ts';
 import { contentHash, readDone, readInt32Array, stageDirectory, writeArray, writeDone, writeJson } from './cache.ts';
 import { corpusDocuments, corpusFingerprint } from './corpus.ts';
 import type { TokenizeTask, TokenizedBatch } from './tokenize-task.ts';
@@ -87,6 +88,15 @@ export async function loadSplit(data: DataResult, part: SplitPart): Promise<Toke
   const ids = JSON.parse(await readFile(idsPath, 'utf8')) as string[];
   if (starts.length !== ids.length + 1 || starts[ids.length] !== tokens.length) throw new Error(`${data.dir}: the ${part} token files disagree with each other; remove the folder to tokenize again`);
   return { tokens, starts, ids };
+}
+
+/**
+ * The label of every token of one side (src/data/labels.ts), aligned with loadSplit's tokens, or
+ * undefined when the corpus labels none (Brown, files, arithmetic).
+ */
+export async function loadLabels(data: DataResult, part: SplitPart): Promise<Uint8Array | undefined> {
+  const bytes = await unlessMissing(readFile(join(data.dir, `${part}.labels.u8`)), undefined);
+  return bytes && new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The thoughts of one side, in the order of their spans. */
